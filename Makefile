@@ -1,0 +1,38 @@
+# The companion's two commands: `make figures` (rebuild everything) and `make test`.
+# Both create the virtual environment .venv when it is missing or when the pins changed.
+
+PYTHON ?= python3.11
+PROFILE ?= default
+NOTEBOOK ?=
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.DEFAULT_GOAL := figures
+.PHONY: figures test lab clean distclean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+
+$(STAMP): pyproject.toml requirements.lock
+	@echo "setting up $(VENV) (first run, or the pins changed) ..."
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+figures: $(STAMP)  ## rebuild every figure, table and the claims scoreboard (PROFILE=smoke|default|full, NOTEBOOK=name)
+	@$(PY) -m companion.run --profile $(PROFILE) $(if $(NOTEBOOK),--only $(NOTEBOOK),)
+
+test: $(STAMP)  ## unit tests, property tests and nbval over every notebook (smoke profile)
+	$(PY) -m pytest
+
+lab: $(STAMP)  ## JupyterLab on 127.0.0.1 to work in the notebooks
+	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --no-browser --notebook-dir notebooks $(ROOT_FLAG)
+
+clean:  ## remove generated figures and build artefacts (keeps .venv)
+	rm -rf figures build
+
+distclean: clean  ## also remove the virtual environment
+	rm -rf $(VENV)

@@ -1,0 +1,152 @@
+"""The claims registry and the verdicts that notebooks record about it.
+
+``data/claims.yaml`` lists every claim of both abstracts. A notebook that rebuilds a claim
+records a verdict with :meth:`companion.outputs.Outputs.record_claim`; the records land in
+``figures/<notebook>/claims.json``, and ``notebooks/00_claims.ipynb`` joins them with the
+registry into the scoreboard. A claim nobody has recorded is ``pending``, never reproduced.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from companion import paths
+
+VERDICTS = ("reproduced", "partly", "not reproduced", "not measurable here")
+PENDING = "pending"
+RECORDS_FILE = "claims.json"
+REGISTRY_FIELDS = {"paper", "statement", "reported_value", "reported_unit", "notebook", "also", "source"}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of a paper's abstract, as listed in ``data/claims.yaml``."""
+
+    id: str
+    paper: str
+    statement: str
+    notebook: str
+    reported_value: float | None = None
+    reported_unit: str | None = None
+    source: str | None = None
+    also: tuple[str, ...] = ()
+
+    @property
+    def notebooks(self) -> tuple[str, ...]:
+        return (self.notebook, *self.also)
+
+
+@dataclass
+class ClaimRecord:
+    """A notebook's verdict on one claim, with the measurements and conditions behind it."""
+
+    claim_id: str
+    verdict: str
+    reason: str
+    notebook: str
+    measured: dict[str, float] = field(default_factory=dict)
+    unit: str | None = None
+    conditions: dict[str, Any] = field(default_factory=dict)
+    figure: str | None = None
+
+    def validate(self, registry: dict[str, Claim]) -> None:
+        if self.claim_id not in registry:
+            raise ValueError(f"unknown claim id {self.claim_id!r}; known ids: {', '.join(sorted(registry))}")
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"claim {self.claim_id}: verdict must be one of {VERDICTS}, got {self.verdict!r}")
+        if not self.reason or "\n" in self.reason.strip():
+            raise ValueError(f"claim {self.claim_id}: reason must be one non-empty line")
+        for name, value in self.measured.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"claim {self.claim_id}: measured[{name!r}] must be a finite number, got {value!r}")
+
+
+def load_registry(path: Path | None = None) -> dict[str, Claim]:
+    """Read and check ``data/claims.yaml``; errors name the file and the offending entry."""
+    path = path or paths.DATA_DIR / "claims.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"{path}: cannot read the claims registry: {error}") from error
+    if not isinstance(raw, dict) or not isinstance(raw.get("claims"), dict):
+        raise ValueError(f"{path}: expected a mapping with a 'claims' mapping of id -> fields")
+    registry = {}
+    for claim_id, fields in raw["claims"].items():
+        if not isinstance(fields, dict):
+            raise ValueError(f"{path}: claim {claim_id!r} must be a mapping")
+        unknown = set(fields) - REGISTRY_FIELDS
+        missing = {"paper", "statement", "notebook"} - set(fields)
+        if unknown or missing:
+            raise ValueError(f"{path}: claim {claim_id!r}: unknown fields {sorted(unknown)}, missing {sorted(missing)}")
+        fields = dict(fields)
+        fields["also"] = tuple(fields.get("also") or ())
+        registry[claim_id] = Claim(id=claim_id, **fields)
+    return registry
+
+
+def write_records(path: Path, records: dict[str, ClaimRecord]) -> None:
+    from companion.atomic import write_text
+
+    payload = {claim_id: asdict(record) for claim_id, record in sorted(records.items())}
+    write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def read_records(path: Path) -> dict[str, ClaimRecord]:
+    if not path.exists():
+        return {}
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    return {claim_id: ClaimRecord(**fields) for claim_id, fields in payload.items()}
+
+
+def collect_records(figures_root: Path | None = None) -> list[ClaimRecord]:
+    """Every record under the figures tree, in a stable order."""
+    root = figures_root or paths.figures_dir()
+    records = []
+    for path in sorted(root.glob(f"**/{RECORDS_FILE}")):
+        records.extend(read_records(path).values())
+    return sorted(records, key=lambda r: (r.claim_id, r.notebook))
+
+
+def _format_measured(record: ClaimRecord) -> str:
+    parts = [f"{name} = {value:.4g}" for name, value in record.measured.items()]
+    text = "; ".join(parts)
+    return f"{text} {record.unit}".strip() if record.unit and text else text
+
+
+def scoreboard(registry: dict[str, Claim], records: list[ClaimRecord]) -> pd.DataFrame:
+    """One row per registered claim: paper value, companion value, verdict, reason, figure.
+
+    The row shows the record of the claim's primary notebook; records from the other notebooks
+    listed for it stand in only when the primary one has not recorded yet.
+    """
+    by_claim: dict[str, list[ClaimRecord]] = {}
+    for record in records:
+        if record.claim_id in registry:
+            by_claim.setdefault(record.claim_id, []).append(record)
+    rows = []
+    for claim in registry.values():
+        found = {r.notebook: r for r in by_claim.get(claim.id, [])}
+        chosen = next((found[nb] for nb in claim.notebooks if nb in found), None)
+        reported = "" if claim.reported_value is None else f"{claim.reported_value:g} {claim.reported_unit or ''}".strip()
+        rows.append(
+            {
+                "claim": claim.id,
+                "paper": claim.paper,
+                "statement": claim.statement,
+                "paper_value": reported,
+                "companion_value": _format_measured(chosen) if chosen else "",
+                "verdict": chosen.verdict if chosen else PENDING,
+                "reason": chosen.reason if chosen else "no notebook has recorded this claim yet",
+                "notebook": chosen.notebook if chosen else claim.notebook,
+                "figure": f"{chosen.notebook}/{chosen.figure}.png" if chosen and chosen.figure else "",
+                "evidence": ", ".join(sorted(found)),
+            }
+        )
+    return pd.DataFrame(rows)

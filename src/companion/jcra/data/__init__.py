@@ -1,0 +1,1 @@
+"""Pose data: keypoint layouts, the synthetic generator, the COCO reader, transforms, collate."""

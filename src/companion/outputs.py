@@ -1,0 +1,104 @@
+"""What a notebook produces: figures, tables and claim verdicts, all in one folder.
+
+    out = Outputs("multiwrite/01_duplicates")
+    out.figure(fig, "per_link_bytes", data=frame)   # PNG + PDF + CSV
+    out.table(frame, "summary")                     # CSV + Markdown
+    out.record_claim("mw.duplicates", verdict="reproduced", ...)
+
+Files go to ``<output root>/<notebook name>/``; the output root is ``figures/`` when a notebook
+runs by hand and a staging folder when ``make figures`` runs it (the runner publishes the folder
+only when the whole notebook succeeded).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from companion import claims, hardware, paths, style, tables
+from companion.atomic import write_text
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not _NAME.match(name):
+        raise ValueError(f"{kind} name must use letters, digits, '.', '_' or '-', got {name!r}")
+
+
+class Outputs:
+    """The output folder of one notebook (``notebook`` is e.g. ``"jcra/02_train_eval"``)."""
+
+    def __init__(self, notebook: str):
+        parts = notebook.split("/")
+        for part in parts:
+            _check_name("notebook", part)
+        self.notebook = notebook
+        self.dir = paths.output_root() / notebook
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.profile = os.environ.get("COMPANION_PROFILE", "smoke")
+        style.apply()
+
+    def figure(self, fig: plt.Figure, name: str, data: pd.DataFrame, close: bool = True) -> list[Path]:
+        """Save ``fig`` as PNG and PDF plus ``data`` (the numbers it shows) as CSV."""
+        _check_name("figure", name)
+        if not isinstance(data, pd.DataFrame) or data.empty:
+            raise ValueError(f"figure {name!r}: data must be the non-empty DataFrame behind the figure")
+        stem = self.dir / name
+        written = style.save_figure(fig, stem)
+        write_text(stem.with_suffix(".csv"), data.to_csv(index=False, lineterminator="\n"))
+        if close:
+            plt.close(fig)
+        return [*written, stem.with_suffix(".csv")]
+
+    def table(self, frame: pd.DataFrame, name: str, caption: str | None = None) -> list[Path]:
+        """Save a table as CSV and Markdown."""
+        _check_name("table", name)
+        return tables.write_table(frame, self.dir / name, caption=caption)
+
+    def text(self, name: str, content: str) -> Path:
+        """Save a small text artefact (e.g. a Markdown note) beside the figures."""
+        _check_name("text", name)
+        return write_text(self.dir / name, content)
+
+    def root_text(self, name: str, content: str) -> Path:
+        """Save a file at the top of the figures tree (the scoreboard's ``claims.md``)."""
+        _check_name("text", name)
+        return write_text(paths.output_root() / name, content)
+
+    def record_claim(
+        self,
+        claim_id: str,
+        *,
+        verdict: str,
+        reason: str,
+        measured: dict[str, float] | None = None,
+        unit: str | None = None,
+        conditions: dict[str, Any] | None = None,
+        figure: str | None = None,
+    ) -> claims.ClaimRecord:
+        """Record this notebook's verdict on a registered claim (replaces its earlier record)."""
+        conditions = {"profile": self.profile, "hardware": hardware.describe(), **(conditions or {})}
+        record = claims.ClaimRecord(
+            claim_id=claim_id,
+            verdict=verdict,
+            reason=reason.strip(),
+            notebook=self.notebook,
+            measured={k: float(v) for k, v in (measured or {}).items()},
+            unit=unit,
+            conditions=conditions,
+            figure=figure,
+        )
+        record.validate(claims.load_registry())
+        if figure is not None and not (self.dir / f"{figure}.png").exists():
+            raise ValueError(f"claim {claim_id}: figure {figure!r} has not been saved by this notebook yet")
+        path = self.dir / claims.RECORDS_FILE
+        records = claims.read_records(path)
+        records[claim_id] = record
+        claims.write_records(path, records)
+        return record

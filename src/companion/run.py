@@ -1,0 +1,303 @@
+"""The notebook pipeline behind ``make figures``.
+
+For each notebook under ``notebooks/`` (``00_claims`` last): take the profile's parameters,
+validate them against the notebook's ``parameters`` cell, skip the notebook when nothing it
+depends on changed and its outputs exist, else execute it with papermill into a staging folder
+and publish the folder only when the whole notebook succeeded. Every published file goes into
+``figures/manifest.json`` with its provenance.
+
+    python -m companion.run --profile default [--only multiwrite/02_latency] [--jobs 2] [--force]
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from companion import claims, deps, manifest, params, paths, profiles
+from companion.atomic import write_text
+from companion.hashing import sha256_file, sha256_files, sha256_json
+
+CLAIMS_NOTEBOOK = "00_claims"
+EXCLUDED_FOLDERS = {"exercises", ".ipynb_checkpoints"}
+HEARTBEAT_SECONDS = 30.0
+STATE_DIR = ".state"
+STAGING_DIR = ".staging"
+
+
+@dataclass
+class Job:
+    """One notebook to bring up to date under one profile."""
+
+    name: str
+    path: Path
+    profile: str
+    parameters: dict[str, Any]
+    library: list[Path] = field(default_factory=list)
+
+    def input_hash(self, figures_root: Path) -> str:
+        inputs = {
+            "notebook": _notebook_hash(self.path),
+            "parameters": self.parameters,
+            "library": sha256_files(self.library, paths.REPO_ROOT),
+            "data": sha256_files(_data_files(), paths.REPO_ROOT),
+        }
+        if self.name == CLAIMS_NOTEBOOK:
+            records = sorted(figures_root.glob(f"*/**/{claims.RECORDS_FILE}"))
+            inputs["claim_records"] = {str(p.relative_to(figures_root)): sha256_file(p) for p in records}
+        return sha256_json(inputs)
+
+
+def _notebook_hash(path: Path) -> str:
+    """Hash of what a notebook says (cells and tags), ignoring outputs and execution counts."""
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    cells = [(c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"], c.get("metadata", {}).get("tags", [])) for c in notebook["cells"]]
+    return sha256_json(cells)
+
+
+def _data_files() -> list[Path]:
+    return sorted(p for p in paths.DATA_DIR.rglob("*") if p.is_file() and paths.PROFILES_DIR not in p.parents)
+
+
+def notebook_name(path: Path) -> str:
+    return str(path.relative_to(paths.NOTEBOOKS_DIR).with_suffix(""))
+
+
+def discover(notebooks_dir: Path | None = None) -> list[Path]:
+    """Every pipeline notebook, the claims scoreboard last."""
+    root = notebooks_dir or paths.NOTEBOOKS_DIR
+    found = [p for p in sorted(root.rglob("*.ipynb")) if not EXCLUDED_FOLDERS & set(p.relative_to(root).parts)]
+    return sorted(found, key=lambda p: (p.stem == CLAIMS_NOTEBOOK, str(p)))
+
+
+def plan(profile: str, only: list[str] | None = None) -> list[Job]:
+    """Validated jobs for ``profile``; raises ParameterError/ValueError before anything runs."""
+    per_notebook = profiles.load(profile)
+    notebooks = discover()
+    names = {notebook_name(p) for p in notebooks}
+    unknown = sorted(set(per_notebook) - names)
+    if unknown:
+        raise ValueError(f"profile {profile!r} names notebooks that do not exist: {', '.join(unknown)}")
+    if only:
+        missing = sorted(set(only) - names)
+        if missing:
+            raise ValueError(f"--only names unknown notebooks: {', '.join(missing)}; known: {', '.join(sorted(names))}")
+    jobs = []
+    for path in notebooks:
+        name = notebook_name(path)
+        if only and name not in only:
+            continue
+        values = {**per_notebook.get(name, {}), "profile": profile}
+        params.validate(path, values)
+        jobs.append(Job(name, path, profile, values, deps.library_files(path)))
+    return jobs
+
+
+class Runner:
+    """Executes jobs, publishes their outputs and keeps the manifest; one per ``make figures``."""
+
+    def __init__(self, figures_root: Path, jobs: int = 1, force: bool = False, log=print):
+        self.figures_root = figures_root
+        self.executed_dir = paths.BUILD_DIR / "executed"
+        self.jobs = max(1, jobs)
+        self.force = force
+        self.log = log
+        self._lock = threading.Lock()
+        self.started = time.monotonic()
+        self.ran: list[str] = []
+        self.skipped: list[str] = []
+        self.failed: list[str] = []
+
+    # -- state -------------------------------------------------------------------------------
+    def _state_path(self, job: Job) -> Path:
+        return self.figures_root / STATE_DIR / f"{job.name.replace('/', '__')}.json"
+
+    def is_up_to_date(self, job: Job, input_hash: str) -> bool:
+        state_path = self._state_path(job)
+        if self.force or not state_path.exists():
+            return False
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+        if state.get("input_hash") != input_hash:
+            return False
+        return all((self.figures_root / rel).exists() for rel in state.get("outputs", []))
+
+    # -- execution ---------------------------------------------------------------------------
+    def run(self, jobs: list[Job]) -> bool:
+        self.figures_root.mkdir(parents=True, exist_ok=True)
+        with open(self.figures_root / ".lock", "w") as lock_file:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.log(f"another 'make figures' is writing {self.figures_root}; waiting for it to finish")
+                fcntl.flock(lock_file, fcntl.LOCK_EX)
+            body = [j for j in jobs if j.name != CLAIMS_NOTEBOOK]
+            last = [j for j in jobs if j.name == CLAIMS_NOTEBOOK]
+            self._total = len(jobs)
+            self._count = 0
+            with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+                list(pool.map(self._bring_up_to_date, body))
+            for job in last:  # the scoreboard reads every other notebook's claim records
+                self._bring_up_to_date(job)
+        elapsed = time.monotonic() - self.started
+        self.log(
+            f"summary: {len(self.ran)} notebooks run, {len(self.skipped)} up to date, "
+            f"{len(self.failed)} failed, total {elapsed:.1f} s"
+            + (f"\nfailed: {', '.join(self.failed)}" if self.failed else "")
+        )
+        return not self.failed
+
+    def _progress(self, job: Job, message: str) -> None:
+        with self._lock:
+            self.log(f"[{self._count:>2}/{self._total}] {job.name} ({job.profile}) {message}")
+
+    def _bring_up_to_date(self, job: Job) -> None:
+        input_hash = job.input_hash(self.figures_root)
+        if self.is_up_to_date(job, input_hash):
+            with self._lock:
+                self._count += 1
+                self.skipped.append(job.name)
+            self._progress(job, "up to date")
+            return
+        with self._lock:
+            self._count += 1
+        self._progress(job, "running ...")
+        started = time.monotonic()
+        done = threading.Event()
+
+        def heartbeat() -> None:
+            while not done.wait(HEARTBEAT_SECONDS):
+                self._progress(job, f"still running, {time.monotonic() - started:.0f} s")
+
+        threading.Thread(target=heartbeat, daemon=True).start()
+        try:
+            ok, error = self._execute(job, input_hash, started)
+        finally:
+            done.set()
+        elapsed = time.monotonic() - started
+        with self._lock:
+            (self.ran if ok else self.failed).append(job.name)
+        self._progress(job, f"done in {elapsed:.1f} s" if ok else f"FAILED after {elapsed:.1f} s\n{error}")
+
+    def _execute(self, job: Job, input_hash: str, started: float) -> tuple[bool, str]:
+        staging_root = Path(tempfile.mkdtemp(prefix=job.name.replace("/", "__") + "-", dir=self._staging_parent()))
+        executed = self.executed_dir / f"{job.name}.ipynb"
+        executed.parent.mkdir(parents=True, exist_ok=True)
+        executed_tmp = executed.with_name(f".{executed.stem}.{os.getpid()}.{threading.get_ident()}.ipynb")
+        parameters_file = staging_root / "parameters.yaml"
+        parameters_file.write_text(yaml.safe_dump(job.parameters), encoding="utf-8")
+        env = {
+            **os.environ,
+            "COMPANION_FIGURES_DIR": str(self.figures_root),
+            "COMPANION_OUTPUT_ROOT": str(staging_root / "out"),
+            "COMPANION_PROFILE": job.profile,
+            "PYTHONHASHSEED": "0",
+        }
+        if self.jobs > 1:  # notebooks share the cores: keep each one's thread pools from oversubscribing
+            threads = str(max(1, (os.cpu_count() or 1) // self.jobs))
+            env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+        command = [
+            sys.executable, "-m", "papermill", str(job.path), str(executed_tmp),
+            "-f", str(parameters_file), "--cwd", str(job.path.parent), "-k", "python3",
+            "--no-progress-bar", "--no-log-output",
+        ]
+        try:
+            result = subprocess.run(command, env=env, capture_output=True, text=True)
+            if result.returncode != 0:
+                self._state_path(job).unlink(missing_ok=True)
+                return False, _error_tail(result.stderr, executed_tmp)
+            published = self._publish(job, staging_root / "out")
+            os.replace(executed_tmp, executed)
+            self._record(job, input_hash, published + [executed], time.monotonic() - started)
+            return True, ""
+        finally:
+            shutil.rmtree(staging_root, ignore_errors=True)
+            executed_tmp.unlink(missing_ok=True)
+
+    def _staging_parent(self) -> Path:
+        parent = self.figures_root / STAGING_DIR
+        parent.mkdir(parents=True, exist_ok=True)
+        return parent
+
+    def _publish(self, job: Job, staged: Path) -> list[Path]:
+        """Move the staged outputs into figures/, replacing the notebook's previous folder whole."""
+        published = []
+        staged_folder = staged / job.name
+        target = self.figures_root / job.name
+        with self._lock:
+            if target.exists():
+                trash = Path(tempfile.mkdtemp(dir=self._staging_parent(), prefix="old-"))
+                os.replace(target, trash / "old")
+                shutil.rmtree(trash, ignore_errors=True)
+            if staged_folder.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged_folder, target)
+                published.extend(p for p in sorted(target.rglob("*")) if p.is_file())
+            for extra in sorted(p for p in staged.glob("*") if p.is_file()):  # e.g. figures/claims.md
+                os.replace(extra, self.figures_root / extra.name)
+                published.append(self.figures_root / extra.name)
+        return published
+
+    def _record(self, job: Job, input_hash: str, files: list[Path], seconds: float) -> None:
+        provenance = {
+            "profile": job.profile,
+            "parameters": job.parameters,
+            "git_commit": manifest.git_commit(),
+            "library_hash": sha256_files(job.library, paths.REPO_ROOT),
+            "notebook_sha256": sha256_file(job.path),
+            "input_hash": input_hash,
+            "run_seconds": round(seconds, 2),
+        }
+        outputs = [str(p.relative_to(self.figures_root)) for p in files if p.is_relative_to(self.figures_root)]
+        with self._lock:
+            manifest.update(self.figures_root, job.name, files, provenance)
+            state_path = self._state_path(job)
+            state_path.parent.mkdir(parents=True, exist_ok=True)
+            write_text(state_path, json.dumps({"input_hash": input_hash, "outputs": outputs}, indent=1))
+
+
+def _error_tail(stderr: str, executed: Path, lines: int = 25) -> str:
+    tail = "\n".join(stderr.strip().splitlines()[-lines:])
+    hint = f"\n(partial executed notebook: {executed})" if executed.exists() else ""
+    return "    " + tail.replace("\n", "\n    ") + hint
+
+
+def jobs_from_makeflags(makeflags: str | None) -> int:
+    """``make -j2`` passes ``-j2`` in MAKEFLAGS; run that many notebooks at once."""
+    match = re.search(r"(?:^|\s)-j\s*(\d+)", makeflags or "")
+    return int(match.group(1)) if match else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m companion.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="default", help=f"one of {', '.join(profiles.available())}")
+    parser.add_argument("--only", nargs="*", default=None, help="notebook names, e.g. multiwrite/02_latency")
+    parser.add_argument("--jobs", type=int, default=None, help="notebooks run at once (default: make's -j, else 1)")
+    parser.add_argument("--force", action="store_true", help="re-run even notebooks that are up to date")
+    args = parser.parse_args(argv)
+    try:
+        jobs = plan(args.profile, args.only)
+    except (ValueError, params.ParameterError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    workers = args.jobs or jobs_from_makeflags(os.environ.get("MAKEFLAGS"))
+    runner = Runner(paths.figures_dir(), jobs=workers, force=args.force, log=lambda m: print(m, flush=True))
+    return 0 if runner.run(jobs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""One figure style for the whole companion, and deterministic figure files.
+
+Every notebook calls :func:`apply` (``Outputs`` does it for them), so fonts, colours and units
+match across papers. :func:`save_figure` writes PNG and PDF whose bytes depend only on the
+figure's content: no creation dates, no software versions, no random ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless and deterministic; notebooks still display figures inline
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from companion.atomic import atomic_path  # noqa: E402
+
+DPI = 150
+
+# How a number got into a figure. Use these exact labels in legends and tables.
+MEASURED = "measured here"
+SOURCE_LABELS = {"measured": MEASURED, "paper": "reported by the paper"}
+
+
+def reported_by(source: str) -> str:
+    """Label for a value read from a publication or repository, e.g. ``reported by PETR``."""
+    return f"reported by {source}"
+
+
+# Fixed colours for the methods that appear in several figures; others get a stable hashed colour.
+METHOD_COLORS = {
+    "jcra": "#1f77b4",
+    "bottomup": "#ff7f0e",
+    "bottom-up": "#ff7f0e",
+    "ring": "#8c564b",
+    "mesh": "#ff7f0e",
+    "hierarchical": "#9467bd",
+    "multiwrite": "#2ca02c",
+    "hierarchical-multiwrite": "#17becf",
+    "group-multicast": "#d62728",
+    "analytic": "#7f7f7f",
+    "paper": "#000000",
+}
+
+VERDICT_COLORS = {
+    "reproduced": "#2ca02c",
+    "partly": "#bcbd22",
+    "not reproduced": "#d62728",
+    "not measurable here": "#7f7f7f",
+    "pending": "#c7c7c7",
+}
+
+_FALLBACK_PALETTE = sns.color_palette("tab20", 20).as_hex()
+
+
+def method_color(method: str) -> str:
+    """The colour of ``method`` in every figure (stable across runs and notebooks)."""
+    key = method.lower()
+    if key in METHOD_COLORS:
+        return METHOD_COLORS[key]
+    index = int(hashlib.sha256(key.encode()).hexdigest(), 16) % len(_FALLBACK_PALETTE)
+    return _FALLBACK_PALETTE[index]
+
+
+def apply() -> None:
+    """Apply the shared theme (idempotent)."""
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    plt.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.dpi": DPI,
+            "savefig.bbox": "tight",
+            "figure.figsize": (7.0, 4.2),
+            "axes.titleweight": "bold",
+            "legend.frameon": False,
+            "pdf.fonttype": 42,
+            "svg.hashsalt": "companion",
+            "path.simplify": True,
+        }
+    )
+
+
+_PNG_METADATA = {"Software": None}
+_PDF_METADATA = {"Creator": None, "Producer": None, "CreationDate": None, "ModDate": None}
+
+
+def save_figure(fig: plt.Figure, stem: Path) -> list[Path]:
+    """Write ``stem.png`` and ``stem.pdf`` atomically with fixed metadata; return both paths."""
+    written = []
+    for suffix, metadata in ((".png", _PNG_METADATA), (".pdf", _PDF_METADATA)):
+        path = stem.with_suffix(suffix)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=suffix[1:], metadata=metadata)
+        written.append(path)
+    return written
