@@ -12,12 +12,14 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import yaml
 
 from companion import paths
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 VERDICTS = ("reproduced", "partly", "not reproduced", "not measurable here")
 PENDING = "pending"
@@ -120,12 +122,14 @@ def _format_measured(record: ClaimRecord) -> str:
     return f"{text} {record.unit}".strip() if record.unit and text else text
 
 
-def scoreboard(registry: dict[str, Claim], records: list[ClaimRecord]) -> pd.DataFrame:
+def scoreboard(registry: dict[str, Claim], records: list[ClaimRecord]) -> "pd.DataFrame":
     """One row per registered claim: paper value, companion value, verdict, reason, figure.
 
     The row shows the record of the claim's primary notebook; records from the other notebooks
     listed for it stand in only when the primary one has not recorded yet.
     """
+    import pandas as pd  # imported here: the runner reads records on every `make figures`
+
     by_claim: dict[str, list[ClaimRecord]] = {}
     for record in records:
         if record.claim_id in registry:

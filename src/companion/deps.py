@@ -9,9 +9,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import nbformat
-
 from companion import paths
+from companion.nbfile import read_cells
 
 PACKAGE = "companion"
 
@@ -59,11 +58,10 @@ def _with_parents(module: str) -> list[str]:
 
 def notebook_code(notebook_path: Path) -> str:
     """The notebook's code cells, with IPython magics and shell lines blanked out."""
-    notebook = nbformat.read(notebook_path, as_version=4)
     lines = []
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            for line in cell.source.splitlines():
+    for cell in read_cells(notebook_path):
+        if cell["cell_type"] == "code":
+            for line in cell["source"].splitlines():
                 lines.append("" if line.lstrip().startswith(("%", "!")) else line)
     return "\n".join(lines)
 

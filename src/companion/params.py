@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nbformat
+from companion.nbfile import read_cells, tags
 
 TYPES = ("int", "float", "str", "bool", "list[int]", "list[float]", "list[str]")
 _LINE = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*:\s*(?P<type>[\w\[\], ]+?)\s*=\s*(?P<value>.+?)\s*(?:#\s*(?P<comment>.*))?$")
@@ -101,9 +101,9 @@ def _parse_line(line: str, where: str) -> Parameter:
     return parameter
 
 
-def parameters_cell(notebook: nbformat.NotebookNode, where: str) -> nbformat.NotebookNode:
+def parameters_cell(cells: list[dict], where: str) -> dict:
     """The single code cell tagged ``parameters``."""
-    tagged = [c for c in notebook.cells if c.cell_type == "code" and "parameters" in c.get("metadata", {}).get("tags", [])]
+    tagged = [c for c in cells if c["cell_type"] == "code" and "parameters" in tags(c)]
     if len(tagged) != 1:
         raise ParameterError(f"{where}: expected exactly one code cell tagged 'parameters', found {len(tagged)}")
     return tagged[0]
@@ -112,9 +112,8 @@ def parameters_cell(notebook: nbformat.NotebookNode, where: str) -> nbformat.Not
 def declared_parameters(notebook_path: Path) -> dict[str, Parameter]:
     """Parse the parameters cell of ``notebook_path``."""
     where = str(notebook_path)
-    notebook = nbformat.read(notebook_path, as_version=4)
     declared = {}
-    for line in parameters_cell(notebook, where).source.splitlines():
+    for line in parameters_cell(read_cells(notebook_path), where)["source"].splitlines():
         if line.strip() and not line.strip().startswith("#"):
             parameter = _parse_line(line, where)
             declared[parameter.name] = parameter

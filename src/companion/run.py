@@ -31,6 +31,7 @@ import yaml
 
 from companion import claims, deps, manifest, params, paths, profiles
 from companion.atomic import write_text
+from companion.nbfile import read_cells, tags
 from companion.hashing import sha256_file, sha256_files, sha256_json
 
 CLAIMS_NOTEBOOK = "00_claims"
@@ -65,17 +66,16 @@ class Job:
 
 def _notebook_hash(path: Path) -> str:
     """Hash of what a notebook says (cells and tags), ignoring outputs and execution counts."""
-    notebook = json.loads(path.read_text(encoding="utf-8"))
-    cells = [(c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"], c.get("metadata", {}).get("tags", [])) for c in notebook["cells"]]
-    return sha256_json(cells)
+    return sha256_json([(c["cell_type"], c["source"], tags(c)) for c in read_cells(path)])
 
 
 def _data_files() -> list[Path]:
     return sorted(p for p in paths.DATA_DIR.rglob("*") if p.is_file() and paths.PROFILES_DIR not in p.parents)
 
 
-def notebook_name(path: Path) -> str:
-    return str(path.relative_to(paths.NOTEBOOKS_DIR).with_suffix(""))
+def notebook_name(path: Path, notebooks_dir: Path | None = None) -> str:
+    """``notebooks/jcra/02_train_eval.ipynb`` -> ``jcra/02_train_eval``."""
+    return str(path.relative_to(notebooks_dir or paths.NOTEBOOKS_DIR).with_suffix(""))
 
 
 def discover(notebooks_dir: Path | None = None) -> list[Path]:
@@ -85,11 +85,12 @@ def discover(notebooks_dir: Path | None = None) -> list[Path]:
     return sorted(found, key=lambda p: (p.stem == CLAIMS_NOTEBOOK, str(p)))
 
 
-def plan(profile: str, only: list[str] | None = None) -> list[Job]:
+def plan(profile: str, only: list[str] | None = None, notebooks_dir: Path | None = None, profiles_dir: Path | None = None) -> list[Job]:
     """Validated jobs for ``profile``; raises ParameterError/ValueError before anything runs."""
-    per_notebook = profiles.load(profile)
-    notebooks = discover()
-    names = {notebook_name(p) for p in notebooks}
+    notebooks_dir = notebooks_dir or paths.NOTEBOOKS_DIR
+    per_notebook = profiles.load(profile, profiles_dir)
+    notebooks = discover(notebooks_dir)
+    names = {notebook_name(p, notebooks_dir) for p in notebooks}
     unknown = sorted(set(per_notebook) - names)
     if unknown:
         raise ValueError(f"profile {profile!r} names notebooks that do not exist: {', '.join(unknown)}")
@@ -99,7 +100,7 @@ def plan(profile: str, only: list[str] | None = None) -> list[Job]:
             raise ValueError(f"--only names unknown notebooks: {', '.join(missing)}; known: {', '.join(sorted(names))}")
     jobs = []
     for path in notebooks:
-        name = notebook_name(path)
+        name = notebook_name(path, notebooks_dir)
         if only and name not in only:
             continue
         values = {**per_notebook.get(name, {}), "profile": profile}

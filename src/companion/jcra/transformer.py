@@ -1,0 +1,161 @@
+"""The deformable encoder and the pose decoder that regresses and refines keypoints layer by layer.
+
+Encoder layer: deformable self-attention over the multi-scale tokens (each token samples around
+its own cell centre at every level), then a feed-forward block.
+
+Decoder layer: self-attention among the pose queries (so two queries can agree on who takes
+which person), deformable cross-attention that samples the image features around each of the
+query's K current keypoints (point p of each head and level belongs to keypoint p), then a
+feed-forward block. After every layer, per-layer heads predict a person score, a keypoint
+update and visibilities; the update is applied in inverse-sigmoid space and the refined pose
+(detached, as in Deformable DETR's iterative refinement) is the next layer's reference.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .deformable_attention import MultiScaleDeformableAttention, SpatialShapes
+
+
+def inverse_sigmoid(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """logit(x), clamped so that 0 and 1 stay finite."""
+    x = x.clamp(eps, 1 - eps)
+    return torch.log(x / (1 - x))
+
+
+class MLP(nn.Module):
+    """``[..., in_dim] -> [..., out_dim]`` through ``layers`` linear layers with ReLU between."""
+
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, layers: int):
+        super().__init__()
+        dims = [in_dim] + [hidden_dim] * (layers - 1) + [out_dim]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for index, layer in enumerate(self.layers):
+            x = layer(x)
+            if index < len(self.layers) - 1:
+                x = torch.relu(x)
+        return x
+
+
+class FeedForward(nn.Module):
+    """Post-norm residual feed-forward block, ``[..., d] -> [..., d]``."""
+
+    def __init__(self, d_model: int, ffn_dim: int, dropout: float):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(d_model, ffn_dim), nn.ReLU(inplace=True), nn.Dropout(dropout),
+                                 nn.Linear(ffn_dim, d_model), nn.Dropout(dropout))
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x + self.net(x))
+
+
+class EncoderLayer(nn.Module):
+    """``forward(src [B, S, d], pos [B|1, S, d], reference [B|1, S, 1, 2], shapes, mask [B, S]) -> [B, S, d]``."""
+
+    def __init__(self, d_model: int, n_levels: int, n_heads: int, n_points: int, ffn_dim: int, dropout: float):
+        super().__init__()
+        self.attention = MultiScaleDeformableAttention(d_model, n_levels, n_heads, n_points)
+        self.dropout = nn.Dropout(dropout)
+        self.norm = nn.LayerNorm(d_model)
+        self.ffn = FeedForward(d_model, ffn_dim, dropout)
+
+    def forward(self, src: torch.Tensor, pos: torch.Tensor, reference: torch.Tensor,
+                spatial_shapes: SpatialShapes, padding_mask: torch.Tensor | None) -> torch.Tensor:
+        batch = src.shape[0]
+        attended = self.attention(src + pos, reference.expand(batch, -1, -1, -1), src, spatial_shapes, padding_mask)
+        return self.ffn(self.norm(src + self.dropout(attended)))
+
+
+class DeformableEncoder(nn.Module):
+    """A stack of :class:`EncoderLayer`; ``[B, S, d] -> [B, S, d]`` (the memory)."""
+
+    def __init__(self, num_layers: int, d_model: int, n_levels: int, n_heads: int, n_points: int,
+                 ffn_dim: int, dropout: float):
+        super().__init__()
+        self.layers = nn.ModuleList(EncoderLayer(d_model, n_levels, n_heads, n_points, ffn_dim, dropout)
+                                    for _ in range(num_layers))
+
+    def forward(self, src: torch.Tensor, pos: torch.Tensor, reference: torch.Tensor,
+                spatial_shapes: SpatialShapes, padding_mask: torch.Tensor | None) -> torch.Tensor:
+        for layer in self.layers:
+            src = layer(src, pos, reference, spatial_shapes, padding_mask)
+        return src
+
+
+class DecoderLayer(nn.Module):
+    """``forward(tgt [B, Q, d], query_pos [B, Q, d], keypoints [B, Q, K, 2], memory [B, S, d], ...) -> [B, Q, d]``."""
+
+    def __init__(self, d_model: int, n_levels: int, n_heads: int, num_keypoints: int, ffn_dim: int, dropout: float):
+        super().__init__()
+        self.self_attention = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.cross_attention = MultiScaleDeformableAttention(d_model, n_levels, n_heads, num_keypoints,
+                                                             per_point_reference=True)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.ffn = FeedForward(d_model, ffn_dim, dropout)
+
+    def forward(self, tgt: torch.Tensor, query_pos: torch.Tensor, keypoints: torch.Tensor, memory: torch.Tensor,
+                spatial_shapes: SpatialShapes, padding_mask: torch.Tensor | None) -> torch.Tensor:
+        q = tgt + query_pos
+        tgt = self.norm1(tgt + self.dropout(self.self_attention(q, q, tgt, need_weights=False)[0]))
+        attended = self.cross_attention(tgt + query_pos, keypoints, memory, spatial_shapes, padding_mask)
+        return self.ffn(self.norm2(tgt + self.dropout(attended)))
+
+
+class PoseHeads(nn.Module):
+    """One decoder layer's outputs from its query features ``[B, Q, d]``.
+
+    Returns logits ``[B, Q]`` (person score), keypoint deltas ``[B, Q, K, 2]`` (inverse-sigmoid
+    space) and visibility logits ``[B, Q, K]``.
+    """
+
+    def __init__(self, d_model: int, num_keypoints: int):
+        super().__init__()
+        self.num_keypoints = num_keypoints
+        self.score = nn.Linear(d_model, 1)
+        self.keypoints = MLP(d_model, d_model, 2 * num_keypoints, 3)
+        self.visibility = nn.Linear(d_model, num_keypoints)
+        nn.init.constant_(self.score.bias, -4.6)  # prior person probability ~0.01 (focal loss practice)
+        nn.init.zeros_(self.keypoints.layers[-1].weight)  # start by trusting the reference pose
+        nn.init.zeros_(self.keypoints.layers[-1].bias)
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        batch, queries, _ = features.shape
+        deltas = self.keypoints(features).view(batch, queries, self.num_keypoints, 2)
+        return self.score(features).squeeze(-1), deltas, self.visibility(features)
+
+
+class PoseDecoder(nn.Module):
+    """Refines the queries' poses layer by layer.
+
+    ``forward(content [B, Q, d], keypoints [B, Q, K, 2], memory [B, S, d], shapes, mask)`` returns
+    one dict per layer with ``logits [B, Q]``, ``keypoints [B, Q, K, 2]`` (normalised (x, y)) and
+    ``visibility_logits [B, Q, K]``.
+    """
+
+    def __init__(self, num_layers: int, d_model: int, n_levels: int, n_heads: int, num_keypoints: int,
+                 ffn_dim: int, dropout: float):
+        super().__init__()
+        self.layers = nn.ModuleList(DecoderLayer(d_model, n_levels, n_heads, num_keypoints, ffn_dim, dropout)
+                                    for _ in range(num_layers))
+        self.heads = nn.ModuleList(PoseHeads(d_model, num_keypoints) for _ in range(num_layers))
+        self.pose_embedding = MLP(2 * num_keypoints, d_model, d_model, 2)  # the pose is the query's position
+
+    def forward(self, content: torch.Tensor, keypoints: torch.Tensor, memory: torch.Tensor,
+                spatial_shapes: SpatialShapes, padding_mask: torch.Tensor | None) -> list[dict[str, torch.Tensor]]:
+        outputs = []
+        tgt, reference = content, keypoints
+        for layer, heads in zip(self.layers, self.heads):
+            query_pos = self.pose_embedding(reference.flatten(2))
+            tgt = layer(tgt, query_pos, reference, memory, spatial_shapes, padding_mask)
+            logits, deltas, visibility = heads(tgt)
+            refined = torch.sigmoid(inverse_sigmoid(reference) + deltas)
+            outputs.append({"logits": logits, "keypoints": refined, "visibility_logits": visibility})
+            reference = refined.detach()
+        return outputs
