@@ -228,17 +228,6 @@ def test_parse_separates_persons_with_distinct_tags(seed, num_persons):
     np.testing.assert_allclose(parsed.keypoints[order, :, :2], truth, atol=0.25)
 
 
-def test_decode_projects_to_input_pixels():
-    # Cells at stride 4, off the cell centres (an exact centre upsamples to a 2x2 plateau of ties).
-    truth = np.array([[[5.3, 4.2], [6.1, 9.4]], [[14.2, 5.35], [12.7, 10.2]]])
-    heatmaps, tags = _scene(truth, np.array([0.0, 2.0]), (16, 20), sigma=1.0)
-    decoded = pp.decode(heatmaps, tags, input_size=(64, 80), config=pp.ParserConfig(max_people=4),
-                        joint_order=(0, 1))
-    order = _match_persons(decoded.keypoints, (truth + 0.5) * 4 - 0.5)
-    # Cell c's centre is pixel (c + 0.5) * 4; after projection a pixel p's centre is p + 0.5.
-    np.testing.assert_allclose(decoded.keypoints[order, :, :2] + 0.5, (truth + 0.5) * 4, atol=1.0)
-
-
 def test_joint_orders_are_permutations():
     assert sorted(pp.joint_order_for(17)) == list(range(17))
     assert sorted(pp.joint_order_for(14)) == list(range(14))
@@ -265,3 +254,14 @@ def test_coco_results_format():
     assert pp.to_coco_results(np.zeros((0, 17, 3)), np.zeros(0), image_id=1) == []
     with pytest.raises(ValueError, match="scores"):
         pp.to_coco_results(keypoints, np.zeros(2), image_id=7)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), kernel=st.sampled_from([1, 3, 5, 7]), height=st.integers(1, 12),
+       width=st.integers(1, 12))
+def test_non_maximum_suppression_equals_max_pool(seed, kernel, height, width):
+    generator = torch.Generator().manual_seed(seed)
+    # Coarse values make ties (plateaus) common.
+    heatmaps = torch.randint(0, 4, (3, height, width), generator=generator).float() / 4
+    pooled = torch.nn.functional.max_pool2d(heatmaps[None], kernel, stride=1, padding=kernel // 2)[0]
+    assert torch.equal(pp.suppress_non_maxima(heatmaps, kernel), heatmaps * (pooled == heatmaps))

@@ -47,6 +47,7 @@ def test_images_do_not_depend_on_how_many_were_generated(tmp_path, small_split):
     assert np.array_equal(a, b)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pycocotools mask.decode under numpy 2
 def test_split_is_valid_coco_keypoints(small_split):
     coco = PyCOCO(str(small_split / "annotations.json"))
     assert len(coco.getImgIds()) == 24
@@ -172,3 +173,25 @@ def test_generation_is_fast(tmp_path):
     synthetic.generate(tmp_path, n_images=200, seed=0, image_size=128)
     seconds = time.perf_counter() - start
     assert seconds < 6.0, f"200 images took {seconds:.1f} s; 2000 must stay well under a minute"
+
+
+def test_face_keypoints_sit_at_the_centre_of_their_drawn_dots():
+    config = SyntheticConfig(n_images=1, image_size=384, persons_per_image=(1, 1), clutter=0)
+    for seed in range(4):
+        image, persons = render_scene(config, np.random.default_rng(seed))
+        x, y = persons[0]["joints"][J["nose"]]
+        ys, xs = np.mgrid[int(y) - 2:int(y) + 3, int(x) - 2:int(x) + 3]
+        dark = (np.abs(image[ys, xs].astype(int) - [25, 20, 20]).sum(-1) < 5).astype(float)
+        assert dark.sum() >= 5
+        centre = np.array([(dark * (xs + 0.5)).sum(), (dark * (ys + 0.5)).sum()]) / dark.sum()
+        assert np.allclose(centre, (x, y), atol=0.2), (centre, (x, y))
+
+
+def test_images_by_level_groups_every_image(small_split):
+    from companion.jcra.data.crowd import images_by_level
+
+    levels = images_by_level(small_split / "annotations.json")
+    document = json.loads((small_split / "annotations.json").read_text())
+    assert sorted(sum(levels.values(), [])) == sorted(image["id"] for image in document["images"])
+    for image in document["images"]:
+        assert image["id"] in levels[crowd_level(image["crowdIndex"])]

@@ -249,3 +249,121 @@ def format_stats(stats: dict) -> str:
     """One line per statistic, as the CLI prints them (``-1`` = not defined on this data)."""
     names = [name for name in (*COCO_STAT_NAMES, *CROWDPOSE_STAT_NAMES) if name in stats]
     return "\n".join(f"{name:5s} {stats[name]: .3f}" for name in dict.fromkeys(names))
+
+
+def evaluate_model_on_split(checkpoint: Path | str, split: str = "crowd", data_params: dict | None = None,
+                            mode: str = "crowdpose", batch_size: int = 8) -> tuple[dict, list[dict], Path]:
+    """Evaluate a trained checkpoint on a named synthetic split (``synthetic.SPLITS``).
+
+    The split is generated at the model's input size unless ``data_params`` says otherwise.
+    Returns (stats as ``coco_keypoint_stats`` gives them, the COCO results, the annotation file).
+    """
+    from .data.synthetic import ensure_split
+    from .data.coco import synthetic_paths
+    from .predict import evaluate as evaluate_model
+    from .train import load_model
+
+    model = load_model(checkpoint)
+    params = {"image_size": model.config.input_size, **(data_params or {})}
+    annotation_file, image_dir = synthetic_paths(ensure_split(split, params))
+    stats, results = evaluate_model(model, annotation_file, image_dir, batch_size=batch_size, mode=mode)
+    return stats, results, annotation_file
+
+
+# ----------------------------------------------------------------------------- how AP reacts to noise
+
+
+def expected_oks(fraction: float, sigmas: np.ndarray) -> float:
+    """Mean OKS of a prediction whose every coordinate has Gaussian error of std ``fraction * s``.
+
+    With d^2 = (fraction * s)^2 * chi^2_2, E[exp(-d^2 / (2 s^2 kappa^2))] = 1 / (1 + fraction^2 / kappa^2),
+    so the expected OKS (all joints labelled) is the mean of that over the K joints.
+    """
+    kappa2 = (2.0 * np.asarray(sigmas, dtype=np.float64)) ** 2
+    return float(np.mean(1.0 / (1.0 + fraction ** 2 / kappa2)))
+
+
+def perturbed_ground_truth(gt_json: Path | str, fraction: float, seed: int) -> list[dict]:
+    """The ground truth as results, each coordinate moved by N(0, (fraction * sqrt(area))^2) pixels.
+
+    Scores are random, so the ranking carries no information.
+    """
+    document = json.loads(Path(gt_json).read_text(encoding="utf-8"))
+    areas = {ann["id"]: float(ann.get("area", ann["bbox"][2] * ann["bbox"][3] * 0.53))
+             for ann in document["annotations"]}
+    rng = np.random.default_rng(seed)
+    results = []
+    for ann in document["annotations"]:
+        kp = np.asarray(ann["keypoints"], dtype=np.float64).reshape(-1, 3)
+        if ann.get("iscrowd", 0) or not (kp[:, 2] > 0).any():
+            continue
+        kp[:, :2] += rng.normal(0.0, fraction * np.sqrt(areas[ann["id"]]), size=kp[:, :2].shape)
+        results.append({"image_id": ann["image_id"], "category_id": 1,
+                        "keypoints": kp.ravel().tolist(), "score": float(rng.uniform(0.5, 1.0))})
+    return results
+
+
+def ap_versus_noise(gt_json: Path | str, fractions: list[float], repeats: int = 3, seed: int = 0,
+                    mode: str = "coco"):
+    """AP of noisy copies of the ground truth, per noise level and repeat (a pandas DataFrame).
+
+    Columns: fraction (noise std / person scale), repeat, AP, AP50, AP75, mean_oks (measured over
+    the labelled joints of every person against its own noisy copy), expected_oks (formula).
+    """
+    import pandas as pd
+
+    gt_json = Path(gt_json)
+    document = json.loads(gt_json.read_text(encoding="utf-8"))
+    sigmas = layout_for_num_keypoints(_gt_num_keypoints(gt_json)).sigmas
+    people = [ann for ann in document["annotations"]
+              if not ann.get("iscrowd", 0) and any(v > 0 for v in ann["keypoints"][2::3])]
+    truth = np.array([ann["keypoints"] for ann in people], dtype=np.float64).reshape(len(people), -1, 3)
+    areas = np.array([float(ann.get("area", ann["bbox"][2] * ann["bbox"][3] * 0.53)) for ann in people])
+    rows = []
+    for fraction in fractions:
+        for repeat in range(repeats):
+            results = perturbed_ground_truth(gt_json, fraction, seed=seed * 1000 + repeat)
+            noisy = np.array([r["keypoints"] for r in results], dtype=np.float64).reshape(truth.shape)
+            own = [oks_matrix(noisy[i:i + 1], truth[i:i + 1], areas[i:i + 1], sigmas)[0, 0] for i in range(len(people))]
+            stats = coco_keypoint_stats(gt_json, results, mode=mode)
+            rows.append({"fraction": fraction, "repeat": repeat, "AP": stats["AP"], "AP50": stats["AP50"],
+                         "AP75": stats["AP75"], "mean_oks": float(np.mean(own)),
+                         "expected_oks": expected_oks(fraction, sigmas)})
+    return pd.DataFrame(rows)
+
+
+def matched_keypoint_similarities(gt_json: Path | str, results: list | Path | str):
+    """Per ground-truth person and joint, the similarity to its best-matching prediction.
+
+    For each person (not crowd, with labelled joints) the prediction of the same image with the
+    highest OKS is its match (COCOeval matches greedily by score; for a per-joint picture the
+    best match is what a reader wants to see). Returns a pandas DataFrame with columns image_id,
+    person, keypoint, distance_px, similarity, oks.
+    """
+    import pandas as pd
+
+    gt_json = Path(gt_json)
+    document = json.loads(gt_json.read_text(encoding="utf-8"))
+    layout = layout_for_num_keypoints(_gt_num_keypoints(gt_json))
+    detections = _load_results(results)
+    rows = []
+    for image in document["images"]:
+        people = [ann for ann in document["annotations"] if ann["image_id"] == image["id"]
+                  and not ann.get("iscrowd", 0) and any(v > 0 for v in ann["keypoints"][2::3])]
+        preds = [d for d in detections if d["image_id"] == image["id"]]
+        if not people or not preds:
+            continue
+        truth = np.array([a["keypoints"] for a in people], dtype=np.float64).reshape(len(people), -1, 3)
+        areas = np.array([float(a.get("area", a["bbox"][2] * a["bbox"][3] * 0.53)) for a in people])
+        dt = np.array([d["keypoints"] for d in preds], dtype=np.float64).reshape(len(preds), -1, 3)
+        matrix = oks_matrix(dt, truth, areas, layout.sigmas)
+        for person in range(len(people)):
+            best = int(matrix[:, person].argmax())
+            similarity = keypoint_similarities(dt[best], truth[person], areas[person], layout.sigmas)
+            distance = np.linalg.norm(dt[best, :, :2] - truth[person, :, :2], axis=-1)
+            for k, name in enumerate(layout.keypoints):
+                if truth[person, k, 2] > 0:
+                    rows.append({"image_id": image["id"], "person": person, "keypoint": name,
+                                 "distance_px": float(distance[k]), "similarity": float(similarity[k]),
+                                 "oks": float(matrix[best, person])})
+    return pd.DataFrame(rows)

@@ -233,8 +233,8 @@ def _write_metrics(path: Path, rows: list[dict]) -> None:
 
 def train(config: ModelConfig, annotation_file: Path | str, image_dir: Path | str, out_dir: Path | str,
           params: TrainParams = TrainParams(), resume: bool = True, progress: bool = True,
-          device: torch.device | str | None = None) -> Path:
-    """Train ``config`` on a COCO keypoints file; return the final checkpoint path.
+          device: torch.device | str | None = None) -> JCRA:
+    """Train ``config`` on a COCO keypoints file; return the trained model (unwrapped from DDP).
 
     ``out_dir`` receives ``checkpoint.pt`` (every ``checkpoint_every`` steps and at the end) and
     ``metrics.csv``. With ``resume``, an existing ``checkpoint.pt`` of the same config continues
@@ -316,7 +316,7 @@ def train(config: ModelConfig, annotation_file: Path | str, image_dir: Path | st
         save_checkpoint(checkpoint_path, model, optimizer, start_step, params)
     if context.world_size > 1:
         dist.barrier()
-    return checkpoint_path
+    return model
 
 
 # ----------------------------------------------------------------------------- cached artifact
@@ -334,7 +334,7 @@ def code_hash() -> str:
 
 def trained_dir(config: ModelConfig, data_params: dict | None, params: TrainParams) -> Path:
     """``build/jcra/<config>-<hash>/``, the hash over config, training data, parameters and code."""
-    split = ensure_split("train", _data_params(config, data_params))
+    split = _train_split(config, data_params)
     key = sha256_json({"config": config.to_dict(), "data": split.name, "train": params.to_dict(), "code": code_hash()})
     return paths.BUILD_DIR / "jcra" / f"{config.name}-{key[:12]}"
 
@@ -342,6 +342,10 @@ def trained_dir(config: ModelConfig, data_params: dict | None, params: TrainPara
 def _data_params(config: ModelConfig, data_params: dict | None) -> dict:
     """Synthetic split parameters; the image size defaults to the model's input size."""
     return {"image_size": config.input_size, **(data_params or {})}
+
+
+def _train_split(config: ModelConfig, data_params: dict | None) -> Path:
+    return ensure_split("train", _data_params(config, data_params), cache_root=paths.BUILD_DIR / "jcra" / "data")
 
 
 def ensure_trained(config_name: str | ModelConfig, data_params: dict | None = None,
@@ -361,7 +365,7 @@ def ensure_trained(config_name: str | ModelConfig, data_params: dict | None = No
     with open(directory.parent / f".{directory.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not done_marker.exists():
-            annotation_file, image_dir = synthetic_paths(ensure_split("train", _data_params(config, data_params)))
+            annotation_file, image_dir = synthetic_paths(_train_split(config, data_params))
             started = time.perf_counter()
             train(config, annotation_file, image_dir, directory, params, resume=True, progress=progress)
             meta = {"config": config.to_dict(), "data_params": _data_params(config, data_params),

@@ -6,7 +6,7 @@
     images, pad_mask, targets = data.collate([dataset[0], dataset[1]])
 """
 
-from . import crowd, skeleton, synthetic, transforms
+from . import crowd, draw, real, skeleton, synthetic, transforms
 from .coco import (
     CocoPoseDataset,
     MalformedAnnotationError,
@@ -21,6 +21,6 @@ from .transforms import eval_transforms, train_transforms
 
 __all__ = [
     "COCO", "CROWDPOSE", "CocoPoseDataset", "KeypointLayout", "MalformedAnnotationError",
-    "coco_paths", "collate", "crowd", "crowdpose_paths", "eval_transforms", "get_layout",
-    "load_annotations", "skeleton", "synthetic", "synthetic_paths", "train_transforms", "transforms",
+    "coco_paths", "collate", "crowd", "crowdpose_paths", "draw", "eval_transforms", "get_layout",
+    "load_annotations", "real", "skeleton", "synthetic", "synthetic_paths", "train_transforms", "transforms",
 ]

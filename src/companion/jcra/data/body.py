@@ -65,6 +65,16 @@ class Body:
         return Body(self.joints + offset, self.self_occluded, self.stature, self.colours,
                     self.head_radii, self.head_centre + offset)
 
+    def snapped(self) -> "Body":
+        """The body with joints and head centre moved to whole pixel indices.
+
+        PIL truncates drawing coordinates to pixel indices, so a disc meant for x lands on pixel
+        floor(x) (centre floor(x) + 0.5 in continuous coordinates). Drawing a snapped body keeps
+        every joint exactly at the centre of what is drawn for it.
+        """
+        return Body(np.floor(self.joints), self.self_occluded, self.stature, self.colours,
+                    self.head_radii, np.floor(self.head_centre))
+
     def extent(self) -> tuple[np.ndarray, np.ndarray]:
         """(min xy, max xy) of everything drawn, limb widths and head included."""
         pad = 0.06 * self.stature
@@ -153,17 +163,25 @@ def sample_body(rng: np.random.Generator, stature: float) -> Body:
     return Body(joints, self_occluded, H, colours, (radius_x, radius_y), head_centre)
 
 
+def _disc(draw: ImageDraw.ImageDraw, centre: np.ndarray, radius: int, fill) -> None:
+    """Pixels within ``radius`` (an integer) of pixel ``centre``: symmetric about its centre."""
+    x, y = int(centre[0]), int(centre[1])
+    draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=fill)
+
+
 def _thick_segment(draw: ImageDraw.ImageDraw, a: np.ndarray, b: np.ndarray, width: float, fill) -> None:
-    """A line with round caps (PIL lines have flat ends, so joints get discs)."""
-    w = max(2, int(round(width)))
-    draw.line([tuple(a), tuple(b)], fill=fill, width=w)
-    r = w / 2.0
+    """A line with round caps (PIL lines have flat ends, so joints get discs).
+
+    Widths are odd (2 r + 1) so the line is symmetric about the pixel row of its end points.
+    """
+    r = max(1, int(round(width / 2.0)))
+    draw.line([(int(a[0]), int(a[1])), (int(b[0]), int(b[1]))], fill=fill, width=2 * r + 1)
     for p in (a, b):
-        draw.ellipse([p[0] - r, p[1] - r, p[0] + r, p[1] + r], fill=fill)
+        _disc(draw, p, r, fill)
 
 
 def draw_body(body: Body, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Render ``body`` on a blank canvas of ``size`` = (width, height).
+    """Render ``body`` (pixel coordinates, best ``Body.snapped``) on a blank canvas of ``size`` = (width, height).
 
     Returns:
         rgb: uint8[h, w, 3] the drawn person (black where nothing is drawn).
@@ -196,10 +214,9 @@ def draw_body(body: Body, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray
     rx, ry = body.head_radii
     both("ellipse", [cx - rx, cy - ry, cx + rx, cy + ry], colour=body.colours["skin"])
     # Face marks so that the network can tell where the face points.
-    dot = max(0.8, 0.012 * H)
+    dot = int(round(0.012 * H))
     for name in ("left_eye", "right_eye", "nose"):
-        x, y = j[_J[name]]
-        paint.ellipse([x - dot, y - dot, x + dot, y + dot], fill=(25, 20, 20))
+        _disc(paint, j[_J[name]], dot, (25, 20, 20))
     for a, b, width, part in _ARM_LIMBS:
         segment(a, b, width, part)
     return np.asarray(rgb), np.asarray(mask) > 0

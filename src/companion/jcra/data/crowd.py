@@ -12,6 +12,9 @@ evaluation code's thresholds so a split and its APE/APM/APH agree.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 EASY_BELOW = 0.2
@@ -55,3 +58,14 @@ def crowd_level(index: float) -> str:
     if index < HARD_FROM:
         return "medium"
     return "hard"
+
+
+def images_by_level(annotation_file: Path | str) -> dict[str, list[int]]:
+    """Image ids of a COCO file with ``crowdIndex`` per image, grouped into the three levels."""
+    document = json.loads(Path(annotation_file).read_text(encoding="utf-8"))
+    levels: dict[str, list[int]] = {level: [] for level in LEVELS}
+    for i, image in enumerate(document["images"]):
+        if "crowdIndex" not in image:
+            raise ValueError(f"{annotation_file}: images[{i}].crowdIndex is missing")
+        levels[crowd_level(float(image["crowdIndex"]))].append(int(image["id"]))
+    return levels

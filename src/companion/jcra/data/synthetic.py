@@ -11,12 +11,13 @@ as RLE, and every image carries its CrowdPose ``crowdIndex`` (``crowd.crowd_inde
 14 CrowdPose joints, whatever layout is written).
 
 Placement: a new person is rejected (and re-drawn, up to 40 tries) when it would hide more than
-``max_cover`` of an earlier person's silhouette. ``crowding`` is the chance that a person is
+``max_cover`` of an earlier person's silhouette or its box would overlap an earlier person's box
+with IoU above ``max_box_iou``. ``crowding`` is the chance that a person is
 placed beside an already placed one instead of anywhere in the image; with the defaults
-(1-3 persons of 0.5-0.9 x the image height, max_cover 0.15, crowding 0) persons are large and
-mostly distinct (about half the images are crowd level easy, half medium), which keeps the task
+(1-3 persons of 0.5-0.9 x the image height, max_cover 0.15, max_box_iou 0.3, crowding 0) persons
+are large and mostly distinct, which keeps the task
 learnable by a small model at 128 px; the separate "crowd" splits (1-5 persons of 0.4-0.75 x,
-max_cover 0.5, crowding 0.3) spread over easy, medium and hard in roughly equal parts.
+max_cover 0.5, no box limit, crowding 0.3) spread over easy, medium and hard in roughly equal parts.
 
 Image ``i`` is drawn from ``numpy.random.default_rng([seed, i])``, so images do not depend on
 how many were generated before them.
@@ -59,6 +60,7 @@ class SyntheticConfig:
         persons_per_image: (min, max) persons, inclusive.
         person_height: (min, max) stature as a fraction of ``image_size``.
         max_cover: the largest fraction of an earlier person's silhouette a later one may hide.
+        max_box_iou: the largest IoU between a new person's drawn box and an earlier person's.
         crowding: probability of placing a person beside an already placed one.
         clutter: number of background shapes.
         edge_overflow: how far (fraction of the person's box) a person may extend past the border.
@@ -71,6 +73,7 @@ class SyntheticConfig:
     persons_per_image: tuple[int, int] = (1, 3)
     person_height: tuple[float, float] = (0.5, 0.9)
     max_cover: float = 0.15
+    max_box_iou: float = 0.3
     crowding: float = 0.0
     clutter: int = 8
     edge_overflow: float = 0.1
@@ -92,6 +95,7 @@ class SyntheticConfig:
         check(len(self.person_height) == 2 and 0.05 <= hlo <= hhi <= 1.5, "person_height",
               "(min, max) fractions of image_size with 0.05 <= min <= max <= 1.5")
         check(0.0 <= self.max_cover <= 1.0, "max_cover", "a fraction in [0, 1]")
+        check(0.0 <= self.max_box_iou <= 1.0, "max_box_iou", "a fraction in [0, 1]")
         check(0.0 <= self.crowding <= 1.0, "crowding", "a probability in [0, 1]")
         check(int(self.clutter) >= 0, "clutter", "an integer >= 0")
         check(0.0 <= self.edge_overflow <= 0.5, "edge_overflow", "a fraction in [0, 0.5]")
@@ -104,7 +108,7 @@ class SyntheticConfig:
 # Named splits. "train" and "val" share the (learnable) easy settings with different seeds;
 # "crowd" is the separate crowded split whose crowd index spans easy, medium and hard.
 _CROWDED = {"persons_per_image": (1, 5), "person_height": (0.4, 0.75), "max_cover": 0.5,
-            "crowding": 0.3}
+            "max_box_iou": 1.0, "crowding": 0.3}
 SPLITS: dict[str, dict] = {
     "train": {"seed": 0, "n_images": 2000},
     "val": {"seed": 1_000_003, "n_images": 200},
@@ -162,6 +166,15 @@ def _window(owner: np.ndarray, where: np.ndarray, top_left: tuple[int, int]) -> 
     return owner[y0:y1, x0:x1][where[y0 - y:y1 - y, x0 - x:x1 - x]]
 
 
+def _box_iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """IoU of one (x0, y0, x1, y1) box with each row of ``others`` float[N, 4]."""
+    wh = np.clip(np.minimum(box[2:], others[:, 2:]) - np.maximum(box[:2], others[:, :2]), 0, None)
+    inter = wh[:, 0] * wh[:, 1]
+    box_area = (box[2] - box[0]) * (box[3] - box[1])
+    other_areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
+    return inter / (box_area + other_areas - inter)
+
+
 def render_scene(config: SyntheticConfig, rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
     """Draw one image.
 
@@ -176,12 +189,13 @@ def render_scene(config: SyntheticConfig, rng: np.random.Generator) -> tuple[np.
     full_area: list[int] = []
     placed: list[tuple[object, tuple[int, int], np.ndarray]] = []
     centres: list[np.ndarray] = []
+    boxes: list[np.ndarray] = []  # (x0, y0, x1, y1) of each placed person's drawing
     n_persons = int(rng.integers(config.persons_per_image[0], config.persons_per_image[1] + 1))
     for _ in range(n_persons):
         stature = rng.uniform(*config.person_height) * size
         person = sample_body(rng, stature)
         lo, hi = person.extent()
-        local = person.shifted(-np.floor(lo))
+        local = person.shifted(-np.floor(lo)).snapped()
         extent = np.ceil(hi - np.floor(lo)).astype(int) + 1
         rgb, mask = draw_body(local, (int(extent[0]), int(extent[1])))
         remaining = np.bincount(owner.ravel(), minlength=len(placed) + 1)[1:]
@@ -196,6 +210,9 @@ def render_scene(config: SyntheticConfig, rng: np.random.Generator) -> tuple[np.
             if not (-slack[0] - 1 <= top_left[0] <= size - extent[0] + slack[0] + 1
                     and -slack[1] - 1 <= top_left[1] <= size - extent[1] + slack[1] + 1):
                 continue
+            box = np.array([*top_left, *(np.asarray(top_left) + extent)], dtype=float)
+            if boxes and _box_iou(box, np.array(boxes)).max() > config.max_box_iou:
+                continue
             covered = np.bincount(_window(owner, mask, top_left), minlength=len(placed) + 1)[1:]
             # Reject if any earlier person would keep less than (1 - max_cover) of its silhouette.
             if np.all(remaining - covered >= (1.0 - config.max_cover) * np.asarray(full_area, dtype=float)):
@@ -209,11 +226,12 @@ def render_scene(config: SyntheticConfig, rng: np.random.Generator) -> tuple[np.
         full_area.append(int(mask.sum()))
         placed.append((local, top_left, mask))
         centres.append(np.asarray(top_left) + extent / 2)
+        boxes.append(box)
 
     persons = []
     for i, (local, top_left, _mask) in enumerate(placed):
-        # PIL draws coordinate x on pixel index x, whose centre is x + 0.5 in COCO's continuous
-        # pixel coordinates (pixel i spans [i, i + 1)); annotations use the continuous ones.
+        # Joints sit on pixel indices (Body.snapped); the centre of pixel i is i + 0.5 in the
+        # continuous coordinates annotations use (pixel i spans [i, i + 1)).
         persons.append({"joints": local.joints + np.asarray(top_left, dtype=float) + 0.5,
                         "self_occluded": local.self_occluded,
                         "visible_mask": owner == i + 1,

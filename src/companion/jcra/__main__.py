@@ -1,0 +1,118 @@
+"""Command line of the pose wing (a stable contract).
+
+    python -m companion.jcra train --config small --out runs/small [--annotations A.json --images DIR]
+    python -m companion.jcra predict --checkpoint C --images DIR --out DT.json [--annotations GT.json]
+    python -m companion.jcra eval --annotations GT.json --results DT.json [--json] [--mode crowdpose]
+
+``train`` without ``--annotations`` uses the synthetic train split; under torchrun it runs DDP.
+``eval`` prints the ten COCO keypoint statistics (``--json``: AP, AP50, AP75, APM, APL, AR,
+AR50, AR75, ARM, ARL as fractions; CrowdPose mode adds APE, APM, APH).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import CONFIGS, get_config
+
+
+def _add_train(subparsers) -> None:
+    parser = subparsers.add_parser("train", help="train a model (DDP when launched by torchrun)")
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="small", help="model config (default: small)")
+    parser.add_argument("--out", type=Path, required=True, help="run folder: checkpoint.pt and metrics.csv")
+    parser.add_argument("--annotations", type=Path, help="COCO keypoints file (default: synthetic train split)")
+    parser.add_argument("--images", type=Path, help="image folder of --annotations")
+    parser.add_argument("--steps", type=int, help="optimiser steps")
+    parser.add_argument("--batch-size", type=int, help="images per step and rank")
+    parser.add_argument("--lr", type=float, help="peak learning rate")
+    parser.add_argument("--seed", type=int, help="seed")
+    parser.add_argument("--no-resume", action="store_true", help="start over even if --out has a checkpoint")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(run=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .data.coco import synthetic_paths
+    from .data.synthetic import ensure_split
+    from .train import TrainParams, train
+
+    config = get_config(args.config)
+    if (args.annotations is None) != (args.images is None):
+        raise SystemExit("train: give both --annotations and --images, or neither (synthetic data)")
+    if args.annotations is None:
+        annotations, images = synthetic_paths(ensure_split("train", {"image_size": config.input_size}))
+    else:
+        annotations, images = args.annotations, args.images
+    overrides = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
+    params = TrainParams(**{k: v for k, v in overrides.items() if v is not None})
+    train(config, annotations, images, args.out, params, resume=not args.no_resume, progress=not args.no_progress)
+    print(f"checkpoint: {args.out / 'checkpoint.pt'}")
+    return 0
+
+
+def _add_predict(subparsers) -> None:
+    parser = subparsers.add_parser("predict", help="write COCO keypoint results for a folder of images")
+    parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.pt from train")
+    parser.add_argument("--images", type=Path, required=True, help="folder of .jpg/.png images")
+    parser.add_argument("--out", type=Path, required=True, help="results JSON to write")
+    parser.add_argument("--annotations", type=Path, help="GT.json whose 'images' map file names to ids "
+                        "(default: the number in each file name)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-detections", type=int, default=100, help="persons kept per image, best first")
+    parser.set_defaults(run=_predict)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .predict import ImageFolder, predict_dataset, write_results
+    from .train import load_model
+
+    model = load_model(args.checkpoint)
+    folder = ImageFolder(args.images, model.config.input_size, args.annotations)
+    results = predict_dataset(model, folder, args.batch_size, args.max_detections)
+    write_results(results, args.out)
+    print(f"{len(results)} persons in {len(folder)} images -> {args.out}")
+    return 0
+
+
+def _add_eval(subparsers) -> None:
+    parser = subparsers.add_parser("eval", help="COCO keypoint AP/AR of a results file")
+    parser.add_argument("--annotations", type=Path, required=True, help="ground truth GT.json")
+    parser.add_argument("--results", type=Path, required=True, help="results DT.json")
+    parser.add_argument("--mode", choices=("coco", "crowdpose"), default="coco",
+                        help="crowdpose: xtcocotools' crowd mode (APE/APM/APH)")
+    parser.add_argument("--json", action="store_true", help="print the statistics as a JSON object of fractions")
+    parser.set_defaults(run=_eval)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from .evaluate import coco_keypoint_stats, format_stats
+
+    stats = coco_keypoint_stats(args.annotations, args.results, mode=args.mode)
+    numbers = {k: v for k, v in stats.items() if k not in ("summary_text", "n_results")}
+    print(json.dumps(numbers, indent=2) if args.json else format_stats(numbers))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m companion.jcra", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_train(subparsers)
+    _add_predict(subparsers)
+    _add_eval(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

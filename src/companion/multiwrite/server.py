@@ -1,0 +1,269 @@
+"""FIFO servers: the one mechanism behind links, rank engines and switch replication engines.
+
+A server takes chunks in arrival order and is busy ``wire_bytes / bandwidth_Bps`` with each
+(ASTRA-sim's congestion-aware link model); a chunk reaches its next stop ``latency_s`` after its
+last byte left. Work per chunk is kept to two simpy events at most, because the simulator moves
+hundreds of thousands of chunks per run.
+
+Lossless flow control (optional): a :class:`Link` with a finite ``buffer_bytes`` starts a chunk
+only when the input buffer at its far end has room (credits). The chunk keeps its place in that
+buffer (a :class:`Hold`) until every server it goes to next has sent it on; then the credits
+return to the link. Credits return without delay (a simplification: their flight time is ignored).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Callable
+
+from simpy.events import Timeout
+
+
+class Chunk:
+    """A train of packets moved as one unit.
+
+    ``pieces`` is a tuple of ``(key, nbytes)``: which payload bytes it carries, keyed by origin
+    (``key[0]`` is the rank the data started at). ``op`` is the operation it belongs to, whose
+    delivery check it reports to. ``route`` maps a node to the servers the chunk takes from there
+    (see :class:`companion.multiwrite.fabric.Fabric`).
+    """
+
+    __slots__ = ("op", "route", "pieces", "payload_bytes", "wire_bytes", "packets")
+
+    def __init__(self, op, route, pieces, payload_bytes: int, wire_bytes: int, packets: int):
+        self.op = op
+        self.route = route
+        self.pieces = pieces
+        self.payload_bytes = payload_bytes
+        self.wire_bytes = wire_bytes
+        self.packets = packets
+
+
+Sink = Callable[[Chunk, "Hold | None"], None]
+
+
+class Hold:
+    """A chunk's place in the input buffer at the far end of ``link``, until all its copies left."""
+
+    __slots__ = ("link", "wire_bytes", "remaining")
+
+    def __init__(self, link: "Link", wire_bytes: int):
+        self.link = link
+        self.wire_bytes = wire_bytes
+        self.remaining = 1
+
+    def release(self) -> None:
+        self.remaining -= 1
+        if self.remaining == 0:
+            self.link.return_credit(self.wire_bytes)
+
+
+def _arrive(event: Timeout) -> None:
+    sink, chunk, hold = event._value
+    sink(chunk, hold)
+
+
+class Server:
+    """A FIFO server of bandwidth ``bandwidth_Bps`` whose output reaches the next stop after ``latency_s``."""
+
+    __slots__ = ("env", "name", "bandwidth_Bps", "latency_s", "queue", "busy", "current", "queued_bytes",
+                 "max_queue_bytes", "busy_s")
+
+    def __init__(self, env, name: str, bandwidth_Bps: float, latency_s: float = 0.0):
+        self.env = env
+        self.name = name
+        self.bandwidth_Bps = bandwidth_Bps
+        self.latency_s = latency_s
+        self.queue: deque = deque()
+        self.busy = False
+        self.current = None
+        self.queued_bytes = 0
+        self.max_queue_bytes = 0
+        self.busy_s = 0.0
+
+    def push(self, chunk: Chunk, hold: Hold | None, sink: Sink) -> None:
+        """Queue ``chunk``; ``sink(chunk, hold)`` runs when it reaches the next stop."""
+        self.queue.append((chunk, hold, sink))
+        self.queued_bytes += chunk.wire_bytes
+        if self.busy:
+            if self.queued_bytes > self.max_queue_bytes:
+                self.max_queue_bytes = self.queued_bytes
+        else:
+            self._start()
+
+    def _admit(self, chunk: Chunk) -> bool:
+        return True
+
+    def _start(self) -> None:
+        chunk, hold, sink = self.queue[0]
+        if not self._admit(chunk):
+            return
+        self.queue.popleft()
+        self.queued_bytes -= chunk.wire_bytes
+        self.busy = True
+        self.current = (chunk, hold, sink, self._hold_downstream(chunk))
+        service_s = chunk.wire_bytes / self.bandwidth_Bps
+        self.busy_s += service_s
+        Timeout(self.env, service_s).callbacks.append(self._finish)
+
+    def _hold_downstream(self, chunk: Chunk) -> Hold | None:
+        return None
+
+    def _finish(self, _event: Timeout) -> None:
+        chunk, hold, sink, next_hold = self.current
+        self.current = None
+        self.busy = False
+        self._sent(chunk)
+        if self.queue:  # start the next chunk before handing this one on: the sink may push here again
+            self._start()
+        next_hold = self._pass_hold(hold, next_hold)
+        if self.latency_s:
+            Timeout(self.env, self.latency_s, (sink, chunk, next_hold)).callbacks.append(_arrive)
+        else:
+            sink(chunk, next_hold)
+
+    def _sent(self, chunk: Chunk) -> None:
+        """Bookkeeping once the last byte of ``chunk`` left."""
+
+    def _pass_hold(self, hold: Hold | None, next_hold: Hold | None) -> Hold | None:
+        """The chunk has left: free its place upstream; return the place it takes downstream."""
+        if hold is not None:
+            hold.release()
+        return next_hold
+
+
+class Engine(Server):
+    """A rank's DMA/NIC engine: sends, receives, or both when shared.
+
+    Outstanding writes share it round-robin, one chunk at a time, as a NIC serves its queue
+    pairs: chunks are grouped into flows by route (one flow per destination set, and the
+    incoming chunks of each sender form flows of their own). Within a flow, order is FIFO.
+    """
+
+    __slots__ = ("flows",)
+
+    def __init__(self, env, name: str, bandwidth_Bps: float):
+        super().__init__(env, name, bandwidth_Bps, 0.0)
+        self.flows: dict[int, deque] = {}  # flow -> its waiting chunks; ``queue`` holds the flows' turns
+
+    def push(self, chunk: Chunk, hold: Hold | None, sink: Sink) -> None:
+        flow = id(chunk.route)
+        waiting = self.flows.get(flow)
+        if waiting is None:
+            waiting = self.flows[flow] = deque()
+            self.queue.append(flow)
+        waiting.append((chunk, hold, sink))
+        self.queued_bytes += chunk.wire_bytes
+        if self.busy:
+            if self.queued_bytes > self.max_queue_bytes:
+                self.max_queue_bytes = self.queued_bytes
+        else:
+            self._start()
+
+    def _start(self) -> None:
+        flow = self.queue.popleft()
+        waiting = self.flows[flow]
+        entry = waiting.popleft()
+        if waiting:
+            self.queue.append(flow)
+        else:
+            del self.flows[flow]
+        chunk = entry[0]
+        self.queued_bytes -= chunk.wire_bytes
+        self.busy = True
+        self.current = (*entry, None)
+        service_s = chunk.wire_bytes / self.bandwidth_Bps
+        self.busy_s += service_s
+        Timeout(self.env, service_s).callbacks.append(self._finish)
+
+
+class Replicator(Server):
+    """A switch's replication engine: a branching chunk keeps it busy copies x wire bytes / rate.
+
+    Chunks arrive with a :class:`FanOut` as their sink. The chunk stays in the switch's input
+    buffer while it is replicated, so its hold passes on to the copies.
+    """
+
+    __slots__ = ("copies",)
+
+    def __init__(self, env, name: str, bandwidth_Bps: float, latency_s: float):
+        super().__init__(env, name, bandwidth_Bps, latency_s)
+        self.copies = 0
+
+    def _start(self) -> None:
+        chunk, hold, fan_out = self.queue.popleft()
+        self.queued_bytes -= chunk.wire_bytes
+        self.busy = True
+        self.current = (chunk, hold, fan_out, None)
+        self.copies += fan_out.copies
+        service_s = fan_out.copies * chunk.wire_bytes / self.bandwidth_Bps  # 0 at an infinite rate
+        self.busy_s += service_s
+        Timeout(self.env, service_s).callbacks.append(self._finish)
+
+    def _pass_hold(self, hold: Hold | None, next_hold: Hold | None) -> Hold | None:
+        return hold
+
+
+class FanOut:
+    """Sends a chunk on to several servers (the branches of a multicast tree at one node)."""
+
+    __slots__ = ("outs", "copies")
+
+    def __init__(self, outs: tuple[tuple[Server, Sink], ...]):
+        self.outs = outs
+        self.copies = len(outs)
+
+    def __call__(self, chunk: Chunk, hold: Hold | None) -> None:
+        if hold is not None:
+            hold.remaining = self.copies
+        for server, sink in self.outs:
+            server.push(chunk, hold, sink)
+
+
+class Link(Server):
+    """A directed link ``src -> dst`` with per-link traffic statistics and optional credits."""
+
+    __slots__ = ("src", "dst", "credit_bytes", "bytes", "payload_bytes", "packets", "chunks", "copies_of",
+                 "max_duplication", "track_duplication")
+
+    def __init__(self, env, src: str, dst: str, bandwidth_Bps: float, latency_s: float,
+                 buffer_bytes: float = math.inf, track_duplication: bool = True):
+        super().__init__(env, f"{src}->{dst}", bandwidth_Bps, latency_s)
+        self.src = src
+        self.dst = dst
+        self.credit_bytes = buffer_bytes
+        self.bytes = 0
+        self.payload_bytes = 0
+        self.packets = 0
+        self.chunks = 0
+        self.copies_of: dict = {}
+        self.max_duplication = 0
+        self.track_duplication = track_duplication
+
+    def _admit(self, chunk: Chunk) -> bool:
+        return chunk.wire_bytes <= self.credit_bytes
+
+    def _hold_downstream(self, chunk: Chunk) -> Hold | None:
+        if self.credit_bytes == math.inf:
+            return None
+        self.credit_bytes -= chunk.wire_bytes
+        return Hold(self, chunk.wire_bytes)
+
+    def return_credit(self, wire_bytes: int) -> None:
+        self.credit_bytes += wire_bytes
+        if not self.busy and self.queue:
+            self._start()
+
+    def _sent(self, chunk: Chunk) -> None:
+        self.bytes += chunk.wire_bytes
+        self.payload_bytes += chunk.payload_bytes
+        self.packets += chunk.packets
+        self.chunks += 1
+        if self.track_duplication:
+            copies_of = self.copies_of
+            for key, _ in chunk.pieces:
+                count = copies_of.get(key, 0) + 1
+                copies_of[key] = count
+                if count > self.max_duplication:
+                    self.max_duplication = count

@@ -1,0 +1,84 @@
+"""Run collectives on a simulated fabric: :func:`simulate` for one operation, :class:`Simulation`
+for several on the same fabric (the stress test).
+
+Time zero is the first issue. The run loop steps simpy one event at a time so that it can count
+events (the benchmark's unit of simulator speed).
+"""
+
+from __future__ import annotations
+
+import time
+
+import simpy
+from simpy.core import EmptySchedule
+
+from companion.multiwrite import allgather, dispatch
+from companion.multiwrite import topology as topology_module
+from companion.multiwrite.fabric import Fabric
+from companion.multiwrite.groups import GroupTable
+from companion.multiwrite.operation import Operation, Plan
+from companion.multiwrite.rank import Rank
+from companion.multiwrite.result import RunResult, summarize
+from companion.multiwrite.scenario import Scenario
+
+
+def plan_for(scenario: Scenario) -> Plan:
+    """The writes and expected deliveries of the scenario's collective and algorithm."""
+    return allgather.plan(scenario) if scenario.collective == "allgather" else dispatch.plan(scenario)
+
+
+class Simulation:
+    """A fabric, its ranks and its multicast group table, on one simpy clock."""
+
+    def __init__(self, scenario: Scenario, track_duplication: bool = True):
+        self.scenario = scenario
+        self.env = simpy.Environment()
+        self.topology = topology_module.build(scenario)
+        self.ranks: list[Rank] = []
+        self.fabric = Fabric(self.env, scenario, self.topology, self._deliver, track_duplication)
+        self.groups = GroupTable(self.env, scenario, self.topology)
+        self.ranks = [Rank(r, self.env, scenario, self.fabric, self.groups) for r in range(scenario.ranks)]
+        self.events = 0
+
+    def _deliver(self, rank: int, chunk, hold) -> None:
+        if hold is not None:
+            hold.release()
+        self.ranks[rank].receive(chunk)
+
+    def launch(self, plan: Plan, index: int = 0, delays_s: list[float] | None = None) -> Operation:
+        """Start ``plan`` now; rank r begins after ``delays_s[r]`` (default: all at once)."""
+        op = Operation(self.env, plan, index)
+        for rank, writes in zip(self.ranks, plan.programs):
+            delay = delays_s[rank.index] if delays_s else 0.0
+            self.env.process(rank.run(op, writes, delay))
+        return op
+
+    def run(self, until: simpy.Event | None = None) -> int:
+        """Process events until ``until`` fires (default: until none are left); return their count."""
+        env, count = self.env, 0
+        step = env.step
+        try:
+            if until is None:
+                while True:
+                    step()
+                    count += 1
+            else:
+                while not until.processed:
+                    step()
+                    count += 1
+        except EmptySchedule:
+            if until is not None and not until.processed:
+                raise RuntimeError("the simulation ran out of events before the operation completed (a deadlock)")
+        self.events += count
+        return count
+
+
+def simulate(scenario: Scenario, check: bool = True) -> RunResult:
+    """Simulate one collective; raise DeliveryError if any receiver did not get exactly its bytes."""
+    started = time.perf_counter()
+    sim = Simulation(scenario)
+    op = sim.launch(plan_for(scenario))
+    sim.run()
+    if check:
+        op.check()
+    return summarize(sim, op, wall_s=time.perf_counter() - started)

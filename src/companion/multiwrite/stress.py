@@ -1,0 +1,131 @@
+"""A long stress run: thousands of back-to-back AllGathers on one fabric, with background traffic,
+rank start jitter and mixed message sizes, and the delivery check on every operation.
+
+The run is split into ``segments``: independent simulations (own fabric, own seed) that can run
+in parallel; the operations of one segment run back to back. Within a segment the sizes, the
+jitter and the background traffic come from seeded generators that do not depend on the
+algorithm, so every algorithm faces the same sequence of sizes and the same offered background
+load. Group-table multicast keeps its groups from one operation to the next.
+
+Background traffic: unicast writes of ``background_bytes`` between random rank pairs, arriving
+as a Poisson process whose mean offered load is ``background_load`` of every rank link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from companion.cache import cached_frame
+from companion.multiwrite import allgather
+from companion.multiwrite.operation import Operation, Plan, Write
+from companion.multiwrite.scenario import Scenario
+from companion.multiwrite.simulation import Simulation
+from companion.multiwrite.sweeps import code_version, run_all
+
+
+@dataclass(frozen=True)
+class StressConfig:
+    """The workload of a stress run (the fabric and algorithm come from a Scenario)."""
+
+    operations: int = 200
+    segments: int = 2
+    sizes_bytes: tuple[int, ...] = (4096, 65536, 1 << 20)
+    start_jitter_us: float = 2.0
+    gap_us: float = 1.0
+    background_load: float = 0.2
+    background_bytes: int = 65536
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.operations < 1 or self.segments < 1 or self.operations < self.segments:
+            raise ValueError(f"operations ({self.operations}) and segments ({self.segments}) must be >= 1, segments <= operations")
+        if not self.sizes_bytes or min(self.sizes_bytes) < 1:
+            raise ValueError(f"sizes_bytes must be positive byte counts, got {self.sizes_bytes}")
+        if self.start_jitter_us < 0 or self.gap_us < 0:
+            raise ValueError("start_jitter_us and gap_us must be >= 0")
+        if not 0 <= self.background_load < 1:
+            raise ValueError(f"background_load must be in [0, 1), got {self.background_load}")
+        if self.background_bytes < 1:
+            raise ValueError(f"background_bytes must be >= 1, got {self.background_bytes}")
+
+
+def _background(sim: Simulation, config: StressConfig, rng: np.random.Generator, op: Operation):
+    """Simpy process: Poisson unicast writes between random pairs, delivered and checked by ``op``."""
+    s = sim.scenario
+    rate_per_s = config.background_load * s.link_Bps * s.ranks / config.background_bytes
+    chunk = s.chunk_bytes_for(config.background_bytes)
+    sequence = 0
+    while True:
+        yield sim.env.timeout(rng.exponential(1.0 / rate_per_s))
+        src, dst = (int(x) for x in rng.choice(s.ranks, size=2, replace=False))
+        starts = range(0, config.background_bytes, chunk)
+        chunks = [(((src, "bg", sequence, i), min(chunk, config.background_bytes - b)),) for i, b in enumerate(starts)]
+        for (key, nbytes), in chunks:
+            op.plan.expected[dst][key] = nbytes
+            op.missing[dst] += 1
+        sim.ranks[src].post(op, Write(src, (dst,), chunks))
+        sequence += 1
+
+
+def _operations(sim: Simulation, config: StressConfig, count: int, rng: np.random.Generator, records: list):
+    """Simpy process: ``count`` AllGathers back to back, each checked when it completes."""
+    s = sim.scenario
+    for index in range(count):
+        size = int(rng.choice(config.sizes_bytes))
+        delays = rng.uniform(0.0, config.start_jitter_us * 1e-6, size=s.ranks).tolist()
+        started = sim.env.now
+        op = sim.launch(allgather.plan(s.with_(message_bytes=size)), index=index, delays_s=delays)
+        yield op.done
+        op.check()
+        records.append({"operation": index, "message_bytes": size, "start_us": started * 1e6,
+                        "latency_us": op.latency_s * 1e6, "delivered_ok": op.delivered_ok})
+        if config.gap_us:
+            yield sim.env.timeout(config.gap_us * 1e-6)
+
+
+def run_segment(job: tuple[Scenario, StressConfig, int]) -> pd.DataFrame:
+    """One independent segment of the stress run: its operations, one row each."""
+    scenario, config, segment = job
+    count = config.operations // config.segments + (1 if segment < config.operations % config.segments else 0)
+    sim = Simulation(scenario, track_duplication=False)
+    records: list[dict] = []
+    ops_rng = np.random.default_rng([config.seed, segment, 1])
+    if config.background_load > 0:
+        empty = Plan(programs=[[] for _ in range(scenario.ranks)], expected=[{} for _ in range(scenario.ranks)], data_bytes=0.0)
+        background_op = Operation(sim.env, empty, index=-1)
+        sim.env.process(_background(sim, config, np.random.default_rng([config.seed, segment, 2]), background_op))
+    driver = sim.env.process(_operations(sim, config, count, ops_rng, records))
+    sim.run(until=driver)
+    if config.background_load > 0 and background_op.error_count:
+        background_op.check()
+    frame = pd.DataFrame(records)
+    frame.insert(0, "segment", segment)
+    frame["algorithm"] = scenario.algorithm
+    frame["events"] = sim.events
+    return frame
+
+
+def stress(scenario: Scenario, config: StressConfig, executor=None, max_workers: int = 2) -> pd.DataFrame:
+    """Every operation of the stress run for ``scenario.algorithm`` (cached)."""
+    if scenario.collective != "allgather":
+        raise ValueError("the stress run drives AllGather operations; set collective='allgather'")
+    key = {"code": code_version(), "scenario": asdict(scenario), "config": asdict(config)}
+
+    def compute() -> pd.DataFrame:
+        jobs = [(scenario, config, segment) for segment in range(config.segments)]
+        return pd.concat(run_all(run_segment, jobs, executor, max_workers), ignore_index=True)
+
+    return cached_frame("mw_stress", key, compute)
+
+
+def percentiles(frame: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
+    """p50 and p99 latency (us) per algorithm (and any further grouping)."""
+    keys = ["algorithm", *(by or [])]
+    summary = frame.groupby(keys)["latency_us"].quantile([0.5, 0.99]).unstack()
+    summary.columns = ["p50_us", "p99_us"]
+    summary["operations"] = frame.groupby(keys).size()
+    summary["all_delivered"] = frame.groupby(keys)["delivered_ok"].all()
+    return summary.reset_index()

@@ -1,0 +1,136 @@
+"""Sweeps of independent scenarios: run through any ``concurrent.futures.Executor``, cached as CSV.
+
+    frame = sweep(grid(base, algorithm=["mesh", "multiwrite"], message_bytes=[1024, 1 << 20]))
+
+Each scenario becomes one row (:func:`measure`): its parameters, the simulator's measurements
+and the analytic prediction. The whole frame is cached by :func:`companion.cache.cached_frame`
+under a key naming every scenario and a hash of this package's source, so a figure tweak never
+re-simulates and a model change always does. By default the scenarios run in a local process
+pool of ``max_workers``; pass any Executor (e.g. a Dask client's) to run them elsewhere.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+
+from companion.cache import cached_frame
+from companion.hashing import sha256_files
+from companion.multiwrite import analytic
+from companion.multiwrite.scenario import Scenario
+from companion.multiwrite.simulation import simulate
+
+UNICAST = ("ring", "mesh", "hierarchical")
+MULTICAST = ("multiwrite", "hierarchical-multiwrite", "group-multicast")
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """Hash of the simulator's source files: part of every cache key."""
+    package = Path(__file__).resolve().parent
+    return sha256_files(package.glob("*.py"), package)[:16]
+
+
+def grid(base: Scenario, **axes: Iterable[Any]) -> list[Scenario]:
+    """Every combination of the given field values applied to ``base`` (validated)."""
+    names = list(axes)
+    return [base.with_(**dict(zip(names, values))) for values in itertools.product(*(list(axes[n]) for n in names))]
+
+
+def measure(scenario: Scenario) -> dict[str, Any]:
+    """One row: the scenario's fields, the simulator's results and the analytic model's."""
+    result = simulate(scenario)
+    prediction = analytic.predict(scenario)
+    links = result.links
+    return {
+        **asdict(scenario),
+        "latency_us": result.latency_us,
+        "analytic_latency_us": prediction.latency_us,
+        "analytic_bottleneck": prediction.bottleneck,
+        "algbw_GBps": result.algbw_GBps,
+        "busbw_GBps": result.busbw_GBps,
+        "max_link_duplication": result.max_link_duplication,
+        "total_link_bytes": int(links["bytes"].sum()),
+        "total_link_payload_bytes": int(links["payload_bytes"].sum()),
+        "max_link_bytes": int(links["bytes"].max()),
+        "max_queue_bytes": int(links["max_queue_bytes"].max()),
+        "p99_completion_us": float(pd.Series(result.rank_completion_s).quantile(0.99) * 1e6),
+        "writes_posted": result.writes_posted,
+        "group_setups": result.group_setups,
+        "group_fallbacks": result.group_fallbacks,
+        "group_table_max_entries": result.group_table_max_entries,
+        "delivered_ok": result.delivered_ok,
+        "events": result.events,
+        "wall_s": result.wall_s,
+    }
+
+
+def run_all(function: Callable, items: list, executor: Executor | None = None, max_workers: int = 2) -> list:
+    """``[function(item) for item in items]``, through ``executor`` or a process pool (inline for 1 worker)."""
+    if executor is not None:
+        return list(executor.map(function, items))
+    if max_workers <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with ProcessPoolExecutor(max_workers=max_workers) as pool:
+        return list(pool.map(function, items, chunksize=1))
+
+
+def sweep(scenarios: list[Scenario], name: str = "mw_sweep", executor: Executor | None = None,
+          max_workers: int = 2) -> pd.DataFrame:
+    """One row per scenario (see :func:`measure`), computed once and cached."""
+    if not scenarios:
+        raise ValueError("sweep: no scenarios given")
+    key = {"code": code_version(), "scenarios": [asdict(s) for s in scenarios]}
+    # Slow scenarios first, so that a pool's last worker does not start the biggest job last.
+    order = sorted(range(len(scenarios)), key=lambda i: -_cost(scenarios[i]))
+
+    def compute() -> pd.DataFrame:
+        rows = run_all(measure, [scenarios[i] for i in order], executor, max_workers)
+        by_index = dict(zip(order, rows))
+        return pd.DataFrame([by_index[i] for i in range(len(scenarios))])
+
+    return cached_frame(name, key, compute)
+
+
+def _cost(s: Scenario) -> float:
+    """Rough number of chunk moves, to schedule big scenarios first."""
+    chunks = math.ceil(s.message_bytes / s.chunk_bytes_for(s.message_bytes))
+    return s.ranks * (s.ranks - 1) * chunks
+
+
+def reduction(frame: pd.DataFrame, by: list[str], candidate: str = "multiwrite",
+              baselines: Iterable[str] = UNICAST) -> pd.DataFrame:
+    """Latency reduction of ``candidate`` against the best (lowest-latency) baseline, per group.
+
+    Returns one row per group with ``best_baseline``, both latencies and
+    ``reduction = 1 - candidate / best`` (negative: the candidate loses).
+    """
+    baselines = list(baselines)
+    rows = []
+    for keys, group in frame.groupby(by, sort=True):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        ours = group[group["algorithm"] == candidate]
+        theirs = group[group["algorithm"].isin(baselines)]
+        if ours.empty or theirs.empty:
+            continue
+        best = theirs.loc[theirs["latency_us"].idxmin()]
+        mesh = theirs[theirs["algorithm"] == "mesh"]
+        ours_us = float(ours["latency_us"].iloc[0])
+        row = dict(zip(by, keys))
+        row.update(
+            candidate=candidate,
+            latency_us=ours_us,
+            best_baseline=best["algorithm"],
+            best_baseline_latency_us=float(best["latency_us"]),
+            reduction=1.0 - ours_us / float(best["latency_us"]),
+            reduction_vs_mesh=(1.0 - ours_us / float(mesh["latency_us"].iloc[0])) if not mesh.empty else math.nan,
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)

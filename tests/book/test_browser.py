@@ -1,0 +1,131 @@
+"""Open the book in headless Chromium: the index and one notebook page load, every image decodes,
+every local link answers, and screenshots land in build/test/book/ for a person to look at.
+
+Chromium comes from the system's packages: when no browser is found, the set-up runs
+``apt-get install -y chromium`` (root on Debian/Ubuntu); where that cannot work the tests skip
+and say why.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from companion import paths
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--hide-scrollbars", "--mute-audio")
+SCREENSHOTS = paths.BUILD_DIR / "test" / "book"
+
+# Loaded beside the book on the same origin: it opens a page in an iframe, then reports what the
+# browser made of it (image sizes after decoding, the HTTP status of every local link).
+PROBE = """<!DOCTYPE html><html><body><pre id="result">pending</pre>
+<iframe id="page" src="PAGE" style="width:1200px;height:900px"></iframe>
+<script>
+document.getElementById("page").addEventListener("load", async () => {
+  const doc = document.getElementById("page").contentDocument;
+  const images = [...doc.images].map(img => ({src: img.getAttribute("src").slice(0, 80), complete: img.complete,
+                                              width: img.naturalWidth}));
+  const local = [...new Set([...doc.querySelectorAll("a[href]")].map(a => a.href)
+                 .filter(href => href.startsWith(location.origin)).map(href => href.split("#")[0]))];
+  const links = await Promise.all(local.map(async href => {
+    try { return {href, status: (await fetch(href, {method: "HEAD"})).status}; }
+    catch (error) { return {href, status: String(error)}; }
+  }));
+  document.getElementById("result").textContent = JSON.stringify({title: doc.title, images, links});
+});
+</script></body></html>"""
+
+
+def _find_browser() -> str | None:
+    return next((found for name in BROWSERS if (found := shutil.which(name))), None)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    browser = _find_browser()
+    if browser is None:
+        if os.geteuid() != 0 or shutil.which("apt-get") is None:
+            pytest.skip("no headless Chromium (/usr/bin/chromium missing) and no root apt-get to install it; "
+                        "install the 'chromium' package to run the browser test")
+        command = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+        environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        try:
+            result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=900)
+        except subprocess.TimeoutExpired:
+            pytest.skip("`apt-get install -y chromium` took over 15 minutes; install it by hand to run the browser test")
+        browser = _find_browser()
+        if browser is None:
+            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-3:])
+            pytest.skip(f"no headless Chromium: `apt-get install -y chromium` failed (offline or no package lists?):\n{tail}")
+    return browser
+
+
+def _run(browser: str, profile: Path, *arguments: str) -> subprocess.CompletedProcess:
+    command = [browser, *FLAGS, f"--user-data-dir={profile}", *arguments]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stderr[-2000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def served_book(built_book, tmp_path_factory):
+    """The book and a probe page on one localhost origin (same origin, so the probe may look inside the page)."""
+    root = tmp_path_factory.mktemp("served")
+    shutil.copytree(built_book.out, root / "book")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
+    handler.func.log_message = lambda *args: None  # keep the test output quiet
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _probe(browser: str, served, page: str, tmp_path: Path) -> dict:
+    root, origin = served
+    probe = root / f"probe-{page.replace('/', '_')}"
+    probe.write_text(PROBE.replace("PAGE", f"/book/{page}"))
+    result = _run(browser, tmp_path / "profile", "--virtual-time-budget=15000", "--dump-dom", f"{origin}/{probe.name}")
+    match = re.search(r'<pre id="result">(.*?)</pre>', result.stdout, re.S)
+    assert match and match.group(1) != "pending", f"the probe never reported on {page}:\n{result.stdout[-1500:]}"
+    return json.loads(html.unescape(match.group(1)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", ["index.html", "notebooks/jcra/02_train_eval.html"])
+def test_page_loads_with_every_figure_decoded_and_every_link_answering(chromium, served_book, page, tmp_path):
+    report = _probe(chromium, served_book, page, tmp_path)
+    assert report["images"], f"{page} shows no image"
+    not_loaded = [image for image in report["images"] if not image["complete"] or image["width"] == 0]
+    assert not not_loaded, f"images that did not load in {page}: {not_loaded}"
+    assert report["links"], f"{page} has no local link"
+    failing = [link for link in report["links"] if link["status"] != 200]
+    assert not failing, f"links of {page} that do not resolve: {failing}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page, name", [("index.html", "index.png"), ("notebooks/jcra/02_train_eval.html", "notebook.png")])
+def test_screenshot_from_file_url(chromium, built_book, page, name, tmp_path):
+    """Straight from disk (file://), as a reader opens it; the screenshot is kept under build/test/book/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    target = SCREENSHOTS / name
+    target.unlink(missing_ok=True)
+    _run(chromium, tmp_path / "profile", "--window-size=1280,1600", f"--screenshot={target}",
+         (built_book.out / page).as_uri())
+    with Image.open(target) as image:
+        assert image.size == (1280, 1600)
+        low, high = image.convert("L").getextrema()
+    assert high - low > 100, f"{target} is blank"

@@ -1,0 +1,174 @@
+"""The latency benchmark: cases, interleaved timing, summaries, the traced JCRA, the claim."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from companion.jcra import bench
+from companion.jcra.bottomup.model import AssociativeEmbedding
+from companion.jcra.bottomup.predict import postprocess_image
+from companion.jcra.bottomup.train import make_config
+from companion.jcra.config import get_config
+from companion.jcra.model import JCRA
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: on a shared 2-core machine two threads can be 50x slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def tiny_models():
+    torch.manual_seed(0)
+    return JCRA(get_config("tiny")).eval(), AssociativeEmbedding(make_config("tiny", head_width=8)).eval()
+
+
+def test_settings_are_validated():
+    with pytest.raises(ValueError, match="crowd_sizes"):
+        bench.BenchSettings(crowd_sizes=(0,))
+    with pytest.raises(ValueError, match="input_sizes"):
+        bench.BenchSettings(input_sizes=(16,))
+    with pytest.raises(ValueError, match="runs"):
+        bench.BenchSettings(runs=0)
+
+
+def test_person_height_shrinks_with_the_crowd():
+    assert bench.person_height(1) == bench.person_height(2) == (0.5, 0.9)
+    assert bench.person_height(20)[1] < bench.person_height(5)[1] < 0.9
+
+
+def test_crowd_cases_draw_the_requested_persons():
+    cases = bench.crowd_cases(5, 96, count=2, seed=1)
+    assert len(cases) == 2
+    for case in cases:
+        assert case.image.shape == (1, 3, 96, 96)
+        assert case.meta["size"] == (96, 96) and 1 <= len(case.keypoints) <= 5
+        assert case.keypoints.shape[1:] == (17, 3) and (case.keypoints[..., 2] > 0).any(axis=1).all()
+    again = bench.crowd_cases(5, 96, count=2, seed=1)
+    assert torch.equal(cases[1].image, again[1].image)
+
+
+def test_ideal_outputs_have_the_models_shapes_and_decode_to_the_persons(tiny_models):
+    _, bottomup = tiny_models
+    case = bench.crowd_cases(2, 128, count=1, seed=0)[0]
+    ideal = bench.ideal_outputs(case.keypoints, (128, 128), (4, 2), sigma=2.0)
+    with torch.no_grad():
+        real = bottomup(case.image)
+    assert {k: v.shape for k, v in ideal.items()} == {k: v.shape for k, v in real.items()}
+    results = postprocess_image(ideal, 0, case.meta)
+    assert len(results) == len(case.keypoints)
+    found = np.array([r["keypoints"] for r in results]).reshape(len(results), 17, 3)
+    for person in case.keypoints:
+        labelled = person[:, 2] > 0
+        error = np.abs(found[:, labelled, :2] - person[None, labelled, :2]).max(axis=(1, 2))
+        assert error.min() < 3.0  # some decoded person has every labelled joint within 3 px
+
+
+def _sleeper(name: str, network_s: float, post_s: float, found: int = 1) -> bench.Runner:
+    def postprocess(outputs, meta):
+        time.sleep(post_s)
+        return [None] * found
+
+    return bench.Runner(name, lambda image, case: time.sleep(network_s), postprocess, len)
+
+
+def test_interleaved_timing_measures_each_part_and_alternates_order():
+    case = bench.Case(torch.zeros(1, 3, 8, 8), {"image_id": 1}, np.zeros((0, 17, 3)))
+    calls = []
+    first = bench.Runner("a", lambda image, case: calls.append("a"), lambda outputs, meta: [], len)
+    second = bench.Runner("b", lambda image, case: calls.append("b"), lambda outputs, meta: [], len)
+    bench.interleaved_timing([first, second], [case], warmup=1, runs=2)
+    assert calls == ["a", "b", "b", "a", "a", "b"]
+    timings = bench.interleaved_timing([_sleeper("slow", 0.004, 0.006, 3), _sleeper("fast", 0.002, 0.0)],
+                                       [case], warmup=0, runs=4)
+    assert len(timings) == 8 and set(timings.columns) >= {"run", "runner", "network_ms", "postprocess_ms", "total_ms"}
+    slow = timings[timings.runner == "slow"]
+    assert (slow.network_ms >= 4).all() and (slow.postprocess_ms >= 6).all() and (slow.found == 3).all()
+    np.testing.assert_allclose(slow.total_ms, slow.network_ms + slow.postprocess_ms, rtol=1e-6)
+
+
+def test_summarize_medians_quartiles_and_speedups():
+    rows = []
+    for run, (jcra, bottomup) in enumerate([(10, 20), (20, 30), (30, 90)]):
+        rows.append({"run": run, "runner": "jcra", "network_ms": jcra, "postprocess_ms": 0.0, "total_ms": jcra,
+                     "found": 2})
+        rows.append({"run": run, "runner": "bottomup", "network_ms": bottomup / 2, "postprocess_ms": bottomup / 2,
+                     "total_ms": bottomup, "found": 4})
+    summary = bench.summarize(pd.DataFrame(rows))
+    assert summary["jcra_ms"] == 20 and summary["bottomup_ms"] == 30
+    assert summary["bottomup_postprocess_ms"] == 15 and summary["jcra_ms_q25"] == 15 and summary["jcra_ms_q75"] == 25
+    assert summary["speedup"] == pytest.approx(1.5)
+    assert summary["speedup_paired"] == pytest.approx(2.0)  # per-run ratios 2, 1.5, 3
+    assert summary["bottomup_found"] == 4 and "speedup_fast" not in summary
+
+
+def test_traced_jcra_is_kept_only_when_identical(tiny_models):
+    jcra, _ = tiny_models
+    cases = bench.crowd_cases(1, 64, count=2, seed=0)
+    runner, report = bench.traced_jcra(jcra, cases, torch.device("cpu"))
+    assert report["kept"] and report["max_abs_diff"] == 0.0 and runner is not None
+    with torch.inference_mode():
+        fast = runner.network(cases[1].image, cases[1])
+        assert runner.postprocess(fast, cases[1].meta) == bench.outputs_to_results(jcra(cases[1].image),
+                                                                                  [cases[1].meta])
+
+    class Noisy(torch.nn.Module):  # a model whose every call differs cannot be reproduced by a trace
+        def __init__(self):
+            super().__init__()
+            self.inner, self.config = jcra, jcra.config
+
+        def forward(self, images):
+            out = self.inner(images)
+            return {**out, "logits": out["logits"] + torch.rand_like(out["logits"])}
+
+    runner, report = bench.traced_jcra(Noisy().eval(), cases, torch.device("cpu"))
+    assert runner is None and not report["kept"] and "differ" in report["reason"]
+
+
+def test_run_bench_reports_every_case_and_restores_threads(tiny_models):
+    jcra, bottomup = tiny_models
+    torch.set_num_threads(1)
+    settings = bench.BenchSettings(crowd_sizes=(1, 3), input_sizes=(64,), images=1, warmup=1, runs=3, threads=1)
+    report = bench.run_bench(jcra, bottomup, settings)
+    assert torch.get_num_threads() == 1
+    assert [(r["input_size"], r["persons"]) for r in report["results"]] == [(64, 1), (64, 3)]
+    for row in report["results"]:
+        for key in ("jcra_ms", "bottomup_ms", "bottomup_postprocess_ms", "bottomup_network_ms", "speedup",
+                    "speedup_paired", "jcra_fast_ms", "ideal_postprocess_ms"):
+            assert np.isfinite(row[key]) and row[key] > 0, key
+        assert row["speedup"] == pytest.approx(row["bottomup_ms"] / row["jcra_ms"])
+    assert len(report["timings"]) == 2 * 3 * 4
+    assert report["hardware"]["threads"] == 1 and report["fast_jcra"]["64"]["kept"]
+
+
+def test_run_bench_rejects_models_of_different_layouts(tiny_models):
+    jcra, _ = tiny_models
+    crowdpose = AssociativeEmbedding(make_config(get_config("tiny", num_keypoints=14), head_width=8))
+    with pytest.raises(ValueError, match="keypoint"):
+        bench.run_bench(jcra, crowdpose, bench.BenchSettings(runs=1))
+
+
+def _result(persons: int, speedup: float) -> dict:
+    return {"persons": persons, "input_size": 128, "speedup": speedup, "jcra_ms": 10.0, "jcra_network_ms": 9.9,
+            "bottomup_ms": 10.0 * speedup, "bottomup_network_ms": 5.0, "bottomup_postprocess_ms": 10.0 * speedup - 5}
+
+
+@pytest.mark.parametrize("speedups, verdict", [
+    ((3.0, 5.0), "reproduced"), ((1.9, 1.5), "partly"), ((0.8, 2.0), "not reproduced")])
+def test_speed_claim_judges_the_worst_crowded_case(speedups, verdict):
+    results = [_result(1, 0.5), _result(10, speedups[0]), _result(20, speedups[1])]
+    claim = bench.speed_claim(results)
+    assert claim["verdict"] == verdict
+    assert claim["measured"]["speedup_min_at_10plus"] == min(speedups)
+    assert claim["measured"]["time_reading"] == pytest.approx(4.545, abs=1e-3)
+    with pytest.raises(ValueError, match="10 or more"):
+        bench.speed_claim([_result(2, 3.0)])

@@ -1,0 +1,118 @@
+"""Training loop: it learns, it resumes exactly, checkpoints are safe and tied to their config."""
+
+import csv
+
+import pytest
+import torch
+
+import companion.jcra.train as train_module
+from _model_helpers import synthetic_split
+from companion import paths
+from companion.jcra.config import get_config
+from companion.jcra.train import (DistributedContext, TrainParams, batch_indices, ensure_trained,
+                                  learning_rate_factor, load_model, read_checkpoint, train)
+
+STILL = {"rotation": 0.0, "scale": (1.0, 1.0), "crop_min_fraction": 1.0}
+
+
+def _losses(run_dir):
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        return [float(row["loss"]) for row in csv.DictReader(handle)]
+
+
+def test_loss_falls_by_half_in_a_few_dozen_steps_on_two_images(tmp_path):
+    annotations, images = synthetic_split(tmp_path / "data", n_images=2)
+    params = TrainParams(steps=40, batch_size=2, lr=2e-3, warmup_steps=5, log_every=1, checkpoint_every=40, **STILL)
+    train(get_config("tiny"), annotations, images, tmp_path / "run", params, progress=False)
+    losses = _losses(tmp_path / "run")
+    assert len(losses) == 40
+    start, end = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
+    assert end <= 0.5 * start, f"loss went from {start:.3f} to {end:.3f}"
+
+
+def test_resume_continues_exactly_where_it_stopped(tmp_path, monkeypatch):
+    annotations, images = synthetic_split(tmp_path / "data", n_images=4)
+    params = TrainParams(steps=4, batch_size=2, checkpoint_every=2, log_every=1, warmup_steps=1)
+    config = get_config("tiny")
+    straight = train(config, annotations, images, tmp_path / "straight", params, progress=False)
+
+    real_collate, calls = train_module.collate, []
+
+    def interrupted_collate(batch):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("simulated interruption after the step-2 checkpoint")
+        return real_collate(batch)
+
+    monkeypatch.setattr(train_module, "collate", interrupted_collate)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, annotations, images, tmp_path / "resumed", params, progress=False)
+    assert read_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["step"] == 2
+    monkeypatch.setattr(train_module, "collate", real_collate)
+    resumed = train(config, annotations, images, tmp_path / "resumed", params, progress=False)
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=f"{name} differs after resume")
+    assert _losses(tmp_path / "resumed") == _losses(tmp_path / "straight")
+
+
+def test_checkpoint_loads_weights_only_and_refuses_another_config(tmp_path):
+    annotations, images = synthetic_split(tmp_path / "data", n_images=2)
+    params = TrainParams(steps=1, batch_size=2, checkpoint_every=1)
+    train(get_config("tiny"), annotations, images, tmp_path / "run", params, progress=False)
+    path = tmp_path / "run" / "checkpoint.pt"
+    torch.load(path, weights_only=True)  # plain tensors and strings: no pickled code
+    model = load_model(path, get_config("tiny"))
+    assert model.config == get_config("tiny") and not model.training
+    with pytest.raises(ValueError, match=r"trained with config 'tiny', not the requested 'small'.*d_model"):
+        load_model(path, get_config("small"))
+    with pytest.raises(ValueError, match="other training parameters"):
+        train(get_config("tiny"), annotations, images, tmp_path / "run", TrainParams(steps=2, batch_size=2),
+              progress=False)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(Exception):
+        read_checkpoint(tmp_path / "junk.pt")
+    with pytest.raises(FileNotFoundError):
+        read_checkpoint(tmp_path / "missing.pt")
+
+
+def test_learning_rate_warms_up_then_decays():
+    params = TrainParams(steps=100, warmup_steps=10, min_lr_ratio=0.1)
+    factors = [learning_rate_factor(step, params) for step in range(100)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert all(a <= b for a, b in zip(factors[:10], factors[1:10]))
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:]))
+    assert factors[-1] == pytest.approx(0.1, abs=0.01)
+
+
+def test_ranks_get_disjoint_batches_and_the_order_is_a_function_of_the_step():
+    params = TrainParams(steps=12, batch_size=2)
+    ranks = [list(batch_indices(9, params, DistributedContext(rank, 2), 0)) for rank in range(2)]
+    for (epoch_a, a), (epoch_b, b) in zip(*ranks):
+        assert epoch_a == epoch_b and not set(a) & set(b)
+    assert list(batch_indices(9, params, DistributedContext(1, 2), 5)) == ranks[1][5:]
+    with pytest.raises(ValueError, match="too few"):
+        next(batch_indices(3, params, DistributedContext(0, 2), 0))
+
+
+def test_train_params_reject_bad_values():
+    with pytest.raises(ValueError, match="batch_size"):
+        TrainParams(batch_size=0)
+    with pytest.raises(ValueError, match="unknown keys"):
+        TrainParams.from_dict({"epochs": 3})
+
+
+def test_ensure_trained_builds_once_and_reuses_the_artifact(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "BUILD_DIR", tmp_path / "build")
+    data = {"n_images": 4, "image_size": 64}
+    params = {"steps": 2, "batch_size": 2, "checkpoint_every": 2}
+    checkpoint = ensure_trained("tiny", data, params, progress=False)
+    assert checkpoint.is_file() and checkpoint.parent.parent == tmp_path / "build" / "jcra"
+    assert checkpoint.parent.name.startswith("tiny-") and (checkpoint.parent / "meta.json").is_file()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("ensure_trained retrained a cached model")
+
+    monkeypatch.setattr(train_module, "train", no_training)
+    assert ensure_trained("tiny", data, params, progress=False) == checkpoint
+    other = train_module.trained_dir(get_config("tiny"), data, TrainParams(steps=3, batch_size=2))
+    assert other != checkpoint.parent
