@@ -81,7 +81,9 @@ def test_rebuild_replaces_the_book_whole(book_inputs, tmp_path):
 
 def test_link_check_reports_missing_files_and_anchors(tmp_path):
     (tmp_path / "a.html").write_text('<p id="here"><a href="b.html">b</a> <a href="a.html#nowhere">x</a> '
-                                     '<a href="#here">ok</a> <img src="https://example.org/x.png"></p>')
+                                     '<a href="#here">ok</a> <img src="https://example.org/x.png"></p>'
+                                     '<h1 id="A-%C2%B7-B"><a href="#A-%C2%B7-B">encoded, as nbconvert writes it</a></h1>'
+                                     '<h2 id="C-·"><a href="#C-%C2%B7">decoded</a></h2>')
     broken, external = check_site(tmp_path)
     assert len(broken) == 2 and "b.html" in broken[0] and "nowhere" in broken[1]
     assert external == ["a.html: <img> https://example.org/x.png"]

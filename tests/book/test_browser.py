@@ -61,12 +61,15 @@ def chromium() -> str:
         if os.geteuid() != 0 or shutil.which("apt-get") is None:
             pytest.skip("no headless Chromium (/usr/bin/chromium missing) and no root apt-get to install it; "
                         "install the 'chromium' package to run the browser test")
-        command = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
         environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", "chromium"]
         try:
-            result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=900)
+            result = subprocess.run(install, env=environment, capture_output=True, text=True, timeout=900)
+            if result.returncode != 0:  # stale or missing package lists: refresh them once
+                subprocess.run(["apt-get", "update"], env=environment, capture_output=True, timeout=300)
+                result = subprocess.run(install, env=environment, capture_output=True, text=True, timeout=900)
         except subprocess.TimeoutExpired:
-            pytest.skip("`apt-get install -y chromium` took over 15 minutes; install it by hand to run the browser test")
+            pytest.skip("`apt-get install -y chromium` took too long; install it by hand to run the browser test")
         browser = _find_browser()
         if browser is None:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-3:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -172,3 +173,23 @@ def test_speed_claim_judges_the_worst_crowded_case(speedups, verdict):
     assert claim["measured"]["time_reading"] == pytest.approx(4.545, abs=1e-3)
     with pytest.raises(ValueError, match="10 or more"):
         bench.speed_claim([_result(2, 3.0)])
+
+
+def test_bench_command_prints_json_and_writes_the_full_report(tmp_path, tiny_models, capsys):
+    from companion.jcra import train as jcra_train
+    from companion.jcra.__main__ import main
+    from companion.jcra.bottomup import train as bottomup_train
+
+    jcra, bottomup = tiny_models
+    jcra_train.save_checkpoint(tmp_path / "jcra.pt", jcra, None, 0, None)
+    bottomup_train.save_checkpoint(tmp_path / "bottomup.pt", bottomup, None, 0, None)
+    code = main(["bench", "--config", "tiny", "--jcra-checkpoint", str(tmp_path / "jcra.pt"),
+                 "--bottomup-checkpoint", str(tmp_path / "bottomup.pt"), "--crowd-sizes", "1", "2",
+                 "--input-sizes", "64", "--runs", "2", "--warmup", "0", "--images", "1", "--no-fast",
+                 "--json", "--out", str(tmp_path / "report.json")])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert [r["persons"] for r in printed["results"]] == [1, 2] and "timings" not in printed
+    assert {"jcra_ms", "bottomup_ms", "bottomup_postprocess_ms", "speedup"} <= set(printed["results"][0])
+    written = json.loads((tmp_path / "report.json").read_text())
+    assert len(written["timings"]) == 2 * 2 * 3  # cases x runs x runners (no traced JCRA)

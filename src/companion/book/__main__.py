@@ -12,7 +12,8 @@ from companion.book.contents import BookError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m companion.book", description=__doc__.split(":", 1)[1].strip())
+    parser = argparse.ArgumentParser(prog="python -m companion.book",
+                                     description="Render the executed notebooks, claims and figures as a static HTML site.")
     parser.add_argument("--out", type=Path, default=paths.BUILD_DIR / "book", help="output folder (default: build/book)")
     parser.add_argument("--executed", type=Path, default=paths.BUILD_DIR / "executed",
                         help="executed notebooks of the last `make figures` (default: build/executed)")

@@ -15,7 +15,6 @@ from pathlib import Path
 import pandas as pd
 
 from companion import claims
-from companion.run import CLAIMS_NOTEBOOK
 
 PAPER_ORDER = ("JCRA", "MultiWrite")
 COMPANION = "Companion"  # notebooks outside a paper's folder, e.g. the scoreboard 00_claims
@@ -142,7 +141,3 @@ def collect(executed_dir: Path, figures_root: Path, registry: dict[str, claims.C
         figures_root=figures_root,
         scoreboard_markdown=scoreboard_path.read_text(encoding="utf-8") if scoreboard_path.exists() else None,
     )
-
-
-def is_scoreboard(entry: NotebookEntry) -> bool:
-    return entry.name == CLAIMS_NOTEBOOK

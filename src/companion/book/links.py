@@ -6,7 +6,6 @@ loudly instead of showing up in a reader's browser.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -14,13 +13,13 @@ from urllib.parse import unquote, urlsplit
 _REFERENCES = {("a", "href"), ("img", "src"), ("link", "href"), ("script", "src"), ("iframe", "src"), ("source", "src")}
 
 
-@dataclass
 class _Page(HTMLParser):
-    references: list[tuple[str, str]] = field(default_factory=list)  # (tag, url)
-    ids: set[str] = field(default_factory=set)
+    """The references (tag, url) a page makes and the ids it defines."""
 
-    def __post_init__(self) -> None:
+    def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
+        self.references: list[tuple[str, str]] = []
+        self.ids: set[str] = set()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for name, value in attrs:
@@ -61,6 +60,6 @@ def check_site(root: Path) -> tuple[list[str], list[str]]:
                 continue
             if parts.fragment and target.suffix == ".html":
                 ids = pages[target].ids if target in pages else _parse(target).ids
-                if unquote(parts.fragment) not in ids:
+                if parts.fragment not in ids and unquote(parts.fragment) not in ids:  # browsers try both
                     broken.append(f"{where}: <{tag}> {url} (no id {parts.fragment!r} in {target.name})")
     return broken, external

@@ -31,10 +31,11 @@ BOOK_CSS = """
 .book-nav { position: sticky; top: 0; z-index: 10; background: #f7f7f7; border-bottom: 1px solid #ddd;
   padding: 6px 12px; font: 14px sans-serif; }
 .book-nav a { margin-right: 1.2em; }
+.book-nav a, .book-claim a, .book-outputs a { color: #0645ad; text-decoration: underline; }
 .book-claim { border-left: 6px solid var(--verdict); background: #fafafa; padding: 6px 12px; margin: 10px 0;
   font: 14px sans-serif; }
 .book-badge { display: inline-block; padding: 1px 8px; border-radius: 10px; color: white; font: 12px sans-serif;
-  background: var(--verdict); }
+  background: var(--verdict); white-space: nowrap; }
 .book-outputs { padding: 12px 24px; font: 14px sans-serif; }
 .book-outputs figure { margin: 18px 0; }
 .book-outputs img { max-width: 100%; border: 1px solid #eee; }

@@ -161,8 +161,9 @@ def check_bilinear(value, exercise: HeadExercise) -> Feedback:
                    "neighbour outside the map counts as 0.")
 
 
-def plot_sampling(exercise: HeadExercise, locations: np.ndarray) -> plt.Figure:
-    """Each level's grid with the reference point and every head's samples (size ~ attention weight)."""
+def plot_sampling(exercise: HeadExercise, locations: np.ndarray | None) -> plt.Figure:
+    """Each level's grid with the reference point and every head's samples at ``locations [H, L, P, 2]``
+    (size ~ attention weight); only the reference point while ``locations`` is None."""
     style.apply()
     levels = len(exercise.spatial_shapes)
     fig, axes = plt.subplots(1, levels, figsize=(4.5 * levels, 3.6))
@@ -173,12 +174,13 @@ def plot_sampling(exercise: HeadExercise, locations: np.ndarray) -> plt.Figure:
         ax.set_yticks(range(height + 1))
         ax.tick_params(labelsize=7)
         ax.scatter(*(exercise.reference * [width, height]), marker="x", color="black", s=60, label="reference point")
-        for head in range(locations.shape[0]):
+        for head in range(0 if locations is None else exercise.offsets.shape[0]):
             xy = np.asarray(locations)[head, level] * [width, height]
             ax.scatter(xy[:, 0], xy[:, 1], s=600 * exercise.weights[head, level] + 10, alpha=0.7,
                        color=style.method_color(f"head {head}"), label=f"head {head} (size: weight)")
         ax.set_title(f"level {level}: {height} x {width} cells")
         ax.set_aspect("equal")
     np.atleast_1d(axes)[0].legend(loc="lower left", fontsize=7)
-    fig.suptitle("Where one query samples (computed here)")
+    fig.suptitle("Where one query samples: your locations" if locations is not None
+                 else "Fill in `locations` to see where the heads sample")
     return fig

@@ -13,8 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import comb
 
+import matplotlib.pyplot as plt
 import numpy as np
 
+from companion import style
 from companion.exercises.feedback import Feedback, as_array, checker, correct, not_yet
 from companion.multiwrite.dispatch import destination_sets
 from companion.multiwrite.scenario import Scenario
@@ -102,3 +104,28 @@ def check_expected_ranks(expected_ranks, exercise: DispatchExercise) -> Feedback
                        "the k experts are distinct: the chance of missing a rank is C(E - e, k) / C(E, k).")
     return not_yet("your expectation differs from the formula.", "by linearity of expectation: (number of other ranks) "
                    "x P(a given other rank hosts at least one of the k experts).")
+
+
+def plot_dispatch(exercise: DispatchExercise, unicast_bytes, multiwrite_bytes, expected_ranks) -> plt.Figure:
+    """Your counts as copies per token (unicast, MultiWrite) against your expectation; missing answers are left out."""
+    style.apply()
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    ks = list(exercise.top_ks)
+    per_token = exercise.tokens * exercise.token_bytes
+    series = [(unicast_bytes, "unicast: copies per token (your count, measured here)", "mesh", "o-"),
+              (multiwrite_bytes, "MultiWrite: copies per token (your count, measured here)", "multiwrite", "s-")]
+    for values, label, method, marker in series:
+        if values is not None:
+            ax.plot(ks, np.asarray(values, dtype=float) / per_token, marker, color=style.method_color(method), label=label)
+    if expected_ranks is not None:
+        ax.plot(ks, expected_ranks, "k--", label="expected remote ranks per token (your formula)")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ks, [str(k) for k in ks])
+    ax.set_xlabel("experts per token (top-k)")
+    ax.set_ylabel("copies of a token on rank 0's link")
+    ax.set_title(f"MoE dispatch from rank 0: {exercise.n_ranks} ranks x {exercise.experts_per_rank} experts")
+    if ax.lines:
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "fill in the answers above to see them here", ha="center", transform=ax.transAxes)
+    return fig

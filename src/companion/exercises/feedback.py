@@ -100,7 +100,11 @@ def _short(value: Any, limit: int = 40) -> str:
 
 
 def checker(function):
-    """Decorator: turn :class:`Unusable` raised inside a checker into the feedback it carries."""
+    """Decorator: a checker always answers with feedback, never with an exception.
+
+    :class:`Unusable` carries its own feedback; any other error comes from an answer of a kind the
+    checker did not foresee (a check cell must not crash a student's notebook).
+    """
 
     @functools.wraps(function)
     def wrapped(*args, **kwargs) -> Feedback:
@@ -108,6 +112,9 @@ def checker(function):
             return function(*args, **kwargs)
         except Unusable as unusable:
             return unusable.feedback
+        except Exception as error:  # noqa: BLE001 - reported to the student instead
+            return not_yet(f"your answer could not be checked ({type(error).__name__}: {error}).",
+                           "compare its type and shape with what the cell asks for.")
 
     return wrapped
 

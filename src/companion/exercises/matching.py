@@ -20,13 +20,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
+from companion import style
 from companion.exercises.feedback import (Feedback, Unusable, as_array, checker, correct, describe_indices, not_yet,
                                           require_answer, wrong_entries)
-from companion.exercises.oks import _TEMPLATE
+from companion.exercises.oks import STANDING_TEMPLATE
 from companion.jcra.config import LossConfig
 from companion.jcra.matcher import HungarianMatcher
 from companion.jcra.oks import keypoint_sigmas
@@ -70,7 +72,7 @@ def make_image(seed: int = 0) -> MatchingExercise:
     between the overlapping persons, one stray. Picking each person's cheapest query in turn is not optimal here."""
     rng = np.random.default_rng(seed)
     boxes = np.array([[8, 10, 30, 70], [22, 16, 26, 62], [84, 6, 36, 84]], dtype=np.float64)  # x, y, w, h
-    truth = boxes[:, None, :2] + _TEMPLATE[None] * boxes[:, None, 2:]
+    truth = boxes[:, None, :2] + STANDING_TEMPLATE[None] * boxes[:, None, 2:]
     truth += rng.normal(0, 0.8, size=truth.shape)
     labelled = np.ones(truth.shape[:2], dtype=bool)
     labelled[0, [15, 16]] = False  # person 0's ankles leave the image
@@ -79,7 +81,7 @@ def make_image(seed: int = 0) -> MatchingExercise:
     areas = np.round(0.55 * boxes[:, 2] * boxes[:, 3])
 
     def guess(person: int, noise: float) -> np.ndarray:
-        centre = boxes[person, :2] + _TEMPLATE * boxes[person, 2:]
+        centre = boxes[person, :2] + STANDING_TEMPLATE * boxes[person, 2:]
         return centre + rng.normal(0, noise, size=centre.shape)
 
     between = (guess(0, 1.0) + guess(1, 1.0)) / 2  # a pose halfway between persons 0 and 1
@@ -203,7 +205,7 @@ def _pairs(assignment, image: MatchingExercise) -> list[tuple[int, int]]:
     require_answer(assignment, "assignment", "the (query, person) pairs, e.g. linear_sum_assignment's (rows, cols)")
     try:
         array = np.asarray(assignment, dtype=np.int64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise Unusable(not_yet("`assignment` could not be read as integer pairs.",
                                "give (rows, cols) as returned by linear_sum_assignment, or a list of (query, person).")) from None
     if array.ndim == 2 and array.shape[0] == 2 and array.shape[1] != 2:
@@ -244,7 +246,7 @@ def check_unmatched(unmatched, image: MatchingExercise) -> Feedback:
     require_answer(unmatched, "unmatched", "a list of query indices")
     try:
         answer = {int(q) for q in unmatched}
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return not_yet("`unmatched` should be a list of query indices.", "e.g. the rows linear_sum_assignment did not return.")
     rows, _ = linear_sum_assignment(reference_cost(image))
     expected = set(range(image.n_queries)) - {int(r) for r in rows}
@@ -254,3 +256,23 @@ def check_unmatched(unmatched, image: MatchingExercise) -> Feedback:
         return not_yet(f"you list {len(answer)} queries; with {image.n_queries} queries and {image.n_persons} persons, "
                        f"{image.n_queries - image.n_persons} stay unmatched.", "take the queries missing from the assignment.")
     return not_yet("these are not the queries the optimal assignment leaves out.", "check your assignment first.")
+
+
+def plot_image(image: MatchingExercise) -> plt.Figure:
+    """The persons (labelled keypoints, filled) and the queries (numbered, hollow) on the canvas."""
+    style.apply()
+    height, width = image.canvas_hw
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    for n in range(image.n_persons):
+        xy = image.truth[n][image.labelled[n]]
+        ax.scatter(xy[:, 0], xy[:, 1], s=18, color=style.method_color(f"person {n}"), label=f"person {n} (true)")
+    for q in range(image.n_queries):
+        xy = image.query_keypoints[q]
+        ax.scatter(xy[:, 0], xy[:, 1], s=30, facecolors="none", edgecolors="0.3", linewidths=0.8)
+        ax.annotate(f"q{q}", xy[0], fontsize=9, xytext=(3, -8), textcoords="offset points")
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
+    ax.set_aspect("equal")
+    ax.set_title("True persons (filled) and the model's queries (hollow): exercise data")
+    ax.legend(loc="lower right", fontsize=7)
+    return fig

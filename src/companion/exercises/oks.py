@@ -20,8 +20,8 @@ from pycocotools.cocoeval import COCOeval, Params
 from companion.exercises.feedback import Feedback, as_array, as_number, checker, correct, not_yet, require_answer
 from companion.jcra.data.skeleton import COCO_KEYPOINTS
 
-# A standing person in a unit box (x right, y down), COCO-17 order.
-_TEMPLATE = np.array([
+# A standing person in a unit box (x right, y down), COCO-17 order; the exercises place and scale it.
+STANDING_TEMPLATE = np.array([
     [0.50, 0.08], [0.46, 0.06], [0.54, 0.06], [0.41, 0.08], [0.59, 0.08],
     [0.33, 0.22], [0.67, 0.22], [0.25, 0.40], [0.75, 0.40], [0.22, 0.56], [0.78, 0.56],
     [0.40, 0.56], [0.60, 0.56], [0.39, 0.77], [0.61, 0.77], [0.38, 0.97], [0.62, 0.97],
@@ -58,7 +58,7 @@ def make_person(seed: int = 0) -> PersonExercise:
     rng = np.random.default_rng(seed)
     width, height = 80.0, 200.0
     origin = np.array([60.0, 30.0]) + rng.uniform(0, 20, size=2)
-    xy = origin + _TEMPLATE * [width, height] + rng.normal(0, 1.5, size=(17, 2))
+    xy = origin + STANDING_TEMPLATE * [width, height] + rng.normal(0, 1.5, size=(17, 2))
     visibility = np.full(17, 2.0)
     visibility[rng.choice([3, 4], size=1)] = 0  # one ear is not labelled
     visibility[16] = 0                          # nor the right ankle

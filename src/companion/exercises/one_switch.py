@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import pandas as pd
+
 from companion.exercises.feedback import Feedback, as_number, checker, correct, not_yet, require_answer
 from companion.multiwrite.scenario import Scenario
 from companion.multiwrite.simulation import simulate
@@ -74,14 +76,44 @@ def simulated_outcome(exercise: SwitchExercise, effect: str) -> str:
     return "slower" if ratio < 1 - SAME_WITHIN else "same"
 
 
+def _unanswered(answer, keys) -> bool:
+    return not isinstance(answer, dict) or any(answer.get(k) is None or answer.get(k) is Ellipsis for k in keys)
+
+
+def prediction_table(exercise: SwitchExercise, predicted_us) -> pd.DataFrame:
+    """Your predicted latencies beside the simulated ones (only once every prediction is filled in)."""
+    if _unanswered(predicted_us, ALGORITHMS):
+        return pd.DataFrame({"note": ["predict first: fill in predicted_us above, then run this cell again"]})
+    rows = [{"algorithm": a, "predicted_us": float(predicted_us[a]), "simulated_us": simulated_latency_us(exercise, a)}
+            for a in ALGORITHMS]
+    frame = pd.DataFrame(rows)
+    return frame.assign(**{"simulated / predicted": frame.simulated_us / frame.predicted_us})
+
+
+def effects_table(exercise: SwitchExercise, predictions) -> pd.DataFrame:
+    """Per effect: what it models, your prediction, both simulated latencies (us) and the simulated outcome.
+
+    The simulated columns appear only once every effect has a prediction.
+    """
+    rows = []
+    for name, (_, what) in EFFECTS.items():
+        row = {"effect": name, "what it models": what}
+        if not _unanswered(predictions, tuple(EFFECTS)):
+            mesh, multiwrite = (simulated_latency_us(exercise, a, name) for a in ALGORITHMS)
+            row.update({"your prediction": predictions[name], "mesh_us": mesh, "multiwrite_us": multiwrite,
+                        "mesh / multiwrite": mesh / multiwrite, "simulated: multiwrite is": simulated_outcome(exercise, name)})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _dict_answer(answer, name: str, keys: tuple[str, ...], allowed: tuple[str, ...] | None = None) -> dict | Feedback:
     if not isinstance(answer, dict):
         return not_yet(f"`{name}` should be a dict, got {type(answer).__name__}.", f"use the keys {', '.join(keys)}.")
-    blank = [k for k in keys if answer.get(k) in (None, Ellipsis)]
+    blank = [k for k in keys if answer.get(k) is None or answer.get(k) is Ellipsis]
     if blank:
         return not_yet(f"`{name}` has no answer for {', '.join(blank)} yet.", f"give one for each of {', '.join(keys)}.")
     if allowed is not None:
-        bad = [k for k in keys if answer[k] not in allowed]
+        bad = [k for k in keys if not isinstance(answer[k], str) or answer[k] not in allowed]
         if bad:
             return not_yet(f"`{name}[{bad[0]!r}]` is {answer[bad[0]]!r}.", f"answer with one of {', '.join(allowed)}.")
     return answer

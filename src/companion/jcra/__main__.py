@@ -3,6 +3,7 @@
     python -m companion.jcra train --config small --out runs/small [--annotations A.json --images DIR]
     python -m companion.jcra predict --checkpoint C --images DIR --out DT.json [--annotations GT.json]
     python -m companion.jcra eval --annotations GT.json --results DT.json [--json] [--mode crowdpose]
+    python -m companion.jcra bench [--json] [--out REPORT.json] [--crowd-sizes 1 2 5 10 20] [--input-sizes 128 256]
 
 ``train`` without ``--annotations`` uses the synthetic train split; under torchrun it runs DDP.
 ``eval`` prints the ten COCO keypoint statistics (``--json``: AP, AP50, AP75, APM, APL, AR,
@@ -96,12 +97,53 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_bench(subparsers) -> None:
+    parser = subparsers.add_parser("bench", help="latency of JCRA vs the bottom-up baseline as the crowd grows")
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="small", help="model config (default: small)")
+    parser.add_argument("--jcra-checkpoint", type=Path, help="default: the cached model, trained when missing")
+    parser.add_argument("--bottomup-checkpoint", type=Path, help="default: the cached baseline, trained when missing")
+    parser.add_argument("--steps", type=int, help="training steps of the cached models (both)")
+    parser.add_argument("--batch-size", type=int, help="training batch size of the cached models (both)")
+    parser.add_argument("--crowd-sizes", type=int, nargs="+", default=[1, 2, 5, 10, 20], help="persons per image")
+    parser.add_argument("--input-sizes", type=int, nargs="+", default=[128, 256], help="image sides in pixels")
+    parser.add_argument("--runs", type=int, default=20, help="timed runs per case (default 20)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed runs per case")
+    parser.add_argument("--images", type=int, default=3, help="synthetic images per case")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads during timing (default 1)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--no-fast", action="store_true", help="skip the traced JCRA")
+    parser.add_argument("--no-ideal", action="store_true", help="skip post-processing of ground-truth maps")
+    parser.add_argument("--json", action="store_true", help="print the report (without per-run timings) as JSON")
+    parser.add_argument("--out", type=Path, help="write the full report, every timed run included, as JSON")
+    parser.set_defaults(run=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import BenchSettings, format_results, load_models, run_bench
+    from ..atomic import write_text
+
+    overrides = {"steps": args.steps, "batch_size": args.batch_size}
+    train_params = {k: v for k, v in overrides.items() if v is not None}
+    jcra, bottomup = load_models(args.config, args.jcra_checkpoint, args.bottomup_checkpoint,
+                                 train_params=train_params, progress=not args.json)
+    settings = BenchSettings(crowd_sizes=tuple(args.crowd_sizes), input_sizes=tuple(args.input_sizes),
+                             images=args.images, warmup=args.warmup, runs=args.runs, threads=args.threads,
+                             fast_jcra=not args.no_fast, ideal=not args.no_ideal)
+    report = run_bench(jcra, bottomup, settings, args.device)
+    if args.out is not None:
+        write_text(args.out, json.dumps(report, indent=1) + "\n")
+    summary = {k: v for k, v in report.items() if k != "timings"}
+    print(json.dumps(summary, indent=2) if args.json else format_results(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m companion.jcra", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_train(subparsers)
     _add_predict(subparsers)
     _add_eval(subparsers)
+    _add_bench(subparsers)
     return parser
 
 

@@ -24,8 +24,10 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -33,7 +35,9 @@ import torch
 from PIL import Image
 
 from .. import hardware
+from . import train as jcra_train
 from .bottomup import postprocess
+from .bottomup import train as bottomup_train
 from .bottomup.model import AssociativeEmbedding
 from .bottomup.predict import postprocess_image
 from .bottomup.targets import render_heatmaps
@@ -188,15 +192,17 @@ def interleaved_timing(runners: list[Runner], cases: list[Case], warmup: int, ru
     return pd.DataFrame(rows)
 
 
-def jcra_runner(model: JCRA, name: str = "jcra") -> Runner:
-    return Runner(name, lambda image, case: model(image),
+def jcra_runner(model: JCRA) -> Runner:
+    """JCRA: the network, then reading its outputs as COCO results."""
+    return Runner("jcra", lambda image, case: model(image),
                   lambda outputs, meta: outputs_to_results(outputs, [meta]),
                   lambda results: sum(r["score"] > JCRA_SCORE_THRESHOLD for r in results))
 
 
-def bottomup_runner(model: AssociativeEmbedding, config: postprocess.ParserConfig = postprocess.ParserConfig(),
-                    name: str = "bottomup") -> Runner:
-    return Runner(name, lambda image, case: model(image),
+def bottomup_runner(model: AssociativeEmbedding,
+                    config: postprocess.ParserConfig = postprocess.ParserConfig()) -> Runner:
+    """The baseline: the network, then its whole post-processing."""
+    return Runner("bottomup", lambda image, case: model(image),
                   lambda outputs, meta: postprocess_image(outputs, 0, meta, config),
                   len)
 
@@ -228,6 +234,7 @@ def traced_jcra(model: JCRA, cases: list[Case], device: torch.device) -> tuple[R
     with torch.inference_mode(), warnings.catch_warnings():
         # The tracer warns about every shape check it freezes; the outputs are compared below.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.13 deprecates jit.trace; it still works
         try:
             traced = torch.jit.trace(_TraceableJCRA(model).eval(), images[0], check_trace=False)
         except Exception as error:  # tracing may fail on a future model change: report, don't crash
@@ -280,6 +287,23 @@ def summarize(timings: pd.DataFrame) -> dict:
     return summary
 
 
+@contextmanager
+def _threads(count: int) -> Iterator[None]:
+    """``torch.set_num_threads(count)`` for the block, restored after."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _check_pair(jcra: JCRA, bottomup: AssociativeEmbedding) -> None:
+    if jcra.config.num_keypoints != bottomup.config.model.num_keypoints:
+        raise ValueError(f"models predict different keypoint sets: JCRA {jcra.config.num_keypoints}, "
+                         f"bottom-up {bottomup.config.model.num_keypoints}")
+
+
 def run_bench(jcra: JCRA, bottomup: AssociativeEmbedding, settings: BenchSettings = BenchSettings(),
               device: torch.device | str = "cpu",
               parser: postprocess.ParserConfig = postprocess.ParserConfig()) -> dict:
@@ -290,15 +314,11 @@ def run_bench(jcra: JCRA, bottomup: AssociativeEmbedding, settings: BenchSetting
     ``timings``: every timed run. ``fast_jcra``: the traced model's report per input size.
     """
     device = torch.device(device)
-    if jcra.config.num_keypoints != bottomup.config.model.num_keypoints:
-        raise ValueError(f"models predict different keypoint sets: JCRA {jcra.config.num_keypoints}, "
-                         f"bottom-up {bottomup.config.model.num_keypoints}")
+    _check_pair(jcra, bottomup)
     layout = "coco" if jcra.config.num_keypoints == 17 else "crowdpose"
     jcra, bottomup = jcra.to(device).eval(), bottomup.to(device).eval()
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(settings.threads)
     results, timings, fast_reports = [], [], {}
-    try:
+    with _threads(settings.threads):
         for input_size in settings.input_sizes:
             all_cases = {n: crowd_cases(n, input_size, settings.images, settings.seed, layout)
                          for n in settings.crowd_sizes}
@@ -319,8 +339,6 @@ def run_bench(jcra: JCRA, bottomup: AssociativeEmbedding, settings: BenchSetting
                 results.append({"input_size": input_size, "persons": crowd_size,
                                 "persons_drawn": float(np.mean([len(c.keypoints) for c in cases])),
                                 **summarize(frame)})
-    finally:
-        torch.set_num_threads(previous_threads)
     return {
         "hardware": {"cpu": hardware.cpu_model(), "description": hardware.describe(), "threads": settings.threads,
                      "device": str(device), "torch": torch.__version__,
@@ -347,6 +365,25 @@ def dataset_cases(dataset: torch.utils.data.Dataset, count: int | None = None) -
                 "size": tuple(int(v) for v in target["size"])}
         cases.append(Case(image[None], meta, target["keypoints"].numpy().astype(np.float64)))
     return cases
+
+
+def dataset_latency(jcra: JCRA, bottomup: AssociativeEmbedding, cases: list[Case], settings: BenchSettings,
+                    device: torch.device | str = "cpu",
+                    parser: postprocess.ParserConfig = postprocess.ParserConfig()) -> dict:
+    """Per-image latency of both models (and the traced JCRA when kept) on given cases, e.g.
+    :func:`dataset_cases` of the split their accuracy is measured on; :func:`summarize`'s keys,
+    plus ``fast_jcra`` (the trace report) when ``settings.fast_jcra``."""
+    device = torch.device(device)
+    _check_pair(jcra, bottomup)
+    jcra, bottomup = jcra.to(device).eval(), bottomup.to(device).eval()
+    with _threads(settings.threads):
+        runners = [jcra_runner(jcra), bottomup_runner(bottomup, parser)]
+        report = {}
+        if settings.fast_jcra and len({tuple(c.image.shape) for c in cases}) == 1:
+            fast, report["fast_jcra"] = traced_jcra(jcra, cases, device)
+            runners += [fast] if fast is not None else []
+        frame = interleaved_timing(runners, cases, settings.warmup, settings.runs, device)
+    return {**summarize(frame), **report}
 
 
 THROUGHPUT_READING = 1.78
@@ -378,12 +415,41 @@ def speed_claim(results: list[dict], min_persons: int = 10, key: str = "speedup"
     reading = ("meets the x1.78 throughput reading" + (" and the 78%-less-time reading (x4.55)"
                                                         if ratio >= TIME_READING else ", not x4.55")
                if ratio >= THROUGHPUT_READING else f"short of x{THROUGHPUT_READING} (and of x{TIME_READING:.2f})")
+    same_size = sorted((r for r in results if r["input_size"] == worst["input_size"]), key=lambda r: r["persons"])
+    growth = (f"; from {same_size[0]['persons']} to {same_size[-1]['persons']} persons the bottom-up "
+              f"post-processing goes from {same_size[0]['bottomup_postprocess_ms']:.1f} to "
+              f"{same_size[-1]['bottomup_postprocess_ms']:.1f} ms") if len(same_size) > 1 else ""
     reason = (f"at {worst['persons']} persons, {worst['input_size']} px: bottom-up {worst['bottomup_ms']:.1f} ms "
               f"(network {worst['bottomup_network_ms']:.1f} + post-processing {worst['bottomup_postprocess_ms']:.1f}) "
-              f"vs JCRA {worst['jcra_ms']:.1f} ms (network {worst['jcra_network_ms']:.1f}): x{ratio:.2f}, {reading}")
+              f"vs JCRA {worst['jcra_ms']:.1f} ms (network {worst['jcra_network_ms']:.1f}): x{ratio:.2f}, {reading}"
+              f"{growth}")
     measured = {f"{key}_min_at_{min_persons}plus": ratio,
                 f"{key}_median_at_{min_persons}plus": float(np.median([r[key] for r in crowded])),
                 "throughput_reading": THROUGHPUT_READING, "time_reading": TIME_READING,
                 "jcra_ms": worst["jcra_ms"], "bottomup_ms": worst["bottomup_ms"],
                 "bottomup_postprocess_ms": worst["bottomup_postprocess_ms"]}
     return {"verdict": verdict, "measured": measured, "reason": reason}
+
+
+def load_models(config: str = "small", jcra_checkpoint: Path | str | None = None,
+                bottomup_checkpoint: Path | str | None = None, data_params: dict | None = None,
+                train_params: dict | None = None, progress: bool = True) -> tuple[JCRA, AssociativeEmbedding]:
+    """Both trained models: from the checkpoints given, else the cached ones (trained when missing)
+    with the same ``data_params`` and ``train_params`` for both."""
+    if jcra_checkpoint is None:
+        jcra_checkpoint = jcra_train.ensure_trained(config, data_params, train_params, progress)
+    if bottomup_checkpoint is None:
+        bottomup_checkpoint = bottomup_train.ensure_trained(config, data_params, train_params, progress)
+    return jcra_train.load_model(jcra_checkpoint), bottomup_train.load_model(bottomup_checkpoint)
+
+
+def format_results(report: dict) -> str:
+    """A plain-text table of :func:`run_bench`'s results (medians in ms)."""
+    columns = {"input_size": "size", "persons": "persons", "jcra_ms": "JCRA", "jcra_fast_ms": "JCRA traced",
+               "bottomup_network_ms": "BU network", "bottomup_postprocess_ms": "BU post", "bottomup_ms": "BU total",
+               "speedup": "speed-up", "speedup_paired": "paired"}
+    frame = pd.DataFrame(report["results"])
+    frame = frame[[c for c in columns if c in frame]].rename(columns=columns)
+    hardware_line = f"{report['hardware']['description']}; {report['hardware']['threads']} thread(s); " \
+                    f"device {report['hardware']['device']}"
+    return hardware_line + "\n" + frame.to_string(index=False, float_format=lambda v: f"{v:.2f}")

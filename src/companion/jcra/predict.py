@@ -136,3 +136,12 @@ def write_results(results: list[dict], path: Path | str) -> Path:
     rounded = [{**r, "keypoints": [round(v, 4) if i % 3 == 2 else round(v, 2) for i, v in enumerate(r["keypoints"])],
                 "score": round(r["score"], 5)} for r in results]
     return write_text(path, json.dumps(rounded))
+
+
+def results_by_image(results: list[dict], min_score: float = 0.0) -> dict[int, list[np.ndarray]]:
+    """COCO results grouped per image as float[K, 3] poses, those with ``score >= min_score``."""
+    grouped: dict[int, list[np.ndarray]] = {}
+    for result in results:
+        if result["score"] >= min_score:
+            grouped.setdefault(int(result["image_id"]), []).append(np.asarray(result["keypoints"]).reshape(-1, 3))
+    return grouped

@@ -26,6 +26,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from companion.multiwrite.collectives import plan_for
 from companion.multiwrite.operation import Plan, Write
 from companion.multiwrite.scenario import Scenario
 from companion.multiwrite.topology import Topology, build, rank_node
@@ -140,8 +141,6 @@ def _group_installs(s: Scenario, topology: Topology, plan: Plan) -> tuple[int, s
 
 def predict(s: Scenario, plan: Plan | None = None) -> Prediction:
     """Analytic latency of the scenario's collective (see the module docstring for the terms)."""
-    from companion.multiwrite.simulation import plan_for  # the plan is shared with the simulator
-
     plan = plan or plan_for(s)
     topology = build(s)
     o = s.issue_overhead_ns * 1e-9

@@ -2,13 +2,18 @@
 
 A server takes chunks in arrival order and is busy ``wire_bytes / bandwidth_Bps`` with each
 (ASTRA-sim's congestion-aware link model); a chunk reaches its next stop ``latency_s`` after its
-last byte left. Work per chunk is kept to two simpy events at most, because the simulator moves
-hundreds of thousands of chunks per run.
+last byte left. The simulator moves hundreds of thousands of chunks per run, so the work per
+chunk and server is kept to one or two simpy events: a link without flow control knows, when a
+chunk arrives, exactly when it will leave (FIFO: after everything already queued), and schedules
+its arrival downstream directly -- one event.
 
 Lossless flow control (optional): a :class:`Link` with a finite ``buffer_bytes`` starts a chunk
 only when the input buffer at its far end has room (credits). The chunk keeps its place in that
 buffer (a :class:`Hold`) until every server it goes to next has sent it on; then the credits
 return to the link. Credits return without delay (a simplification: their flight time is ignored).
+
+``max_queue_bytes`` is the largest backlog a chunk found on arrival: bytes not yet sent, the
+unsent part of the chunk in service included.
 """
 
 from __future__ import annotations
@@ -67,8 +72,8 @@ def _arrive(event: Timeout) -> None:
 class Server:
     """A FIFO server of bandwidth ``bandwidth_Bps`` whose output reaches the next stop after ``latency_s``."""
 
-    __slots__ = ("env", "name", "bandwidth_Bps", "latency_s", "queue", "busy", "current", "queued_bytes",
-                 "max_queue_bytes", "busy_s")
+    __slots__ = ("env", "name", "bandwidth_Bps", "latency_s", "queue", "busy", "current", "free_at",
+                 "queued_bytes", "max_queue_bytes", "busy_s")
 
     def __init__(self, env, name: str, bandwidth_Bps: float, latency_s: float = 0.0):
         self.env = env
@@ -77,41 +82,50 @@ class Server:
         self.latency_s = latency_s
         self.queue: deque = deque()
         self.busy = False
-        self.current = None
+        self.current = None  # (chunk, upstream hold, sink, downstream hold) of the chunk in service
+        self.free_at = 0.0  # when the chunk in service (or the last one scheduled) finishes
         self.queued_bytes = 0
         self.max_queue_bytes = 0
         self.busy_s = 0.0
 
+    def _note_backlog(self) -> None:
+        in_service = (self.free_at - self.env.now) * self.bandwidth_Bps if self.busy else 0.0
+        backlog = self.queued_bytes + in_service
+        if backlog > self.max_queue_bytes:
+            self.max_queue_bytes = backlog
+
     def push(self, chunk: Chunk, hold: Hold | None, sink: Sink) -> None:
         """Queue ``chunk``; ``sink(chunk, hold)`` runs when it reaches the next stop."""
+        self._note_backlog()
         self.queue.append((chunk, hold, sink))
         self.queued_bytes += chunk.wire_bytes
-        if self.busy:
-            if self.queued_bytes > self.max_queue_bytes:
-                self.max_queue_bytes = self.queued_bytes
-        else:
+        if not self.busy:
             self._start()
 
-    def _admit(self, chunk: Chunk) -> bool:
-        return True
+    def _next(self) -> tuple | None:
+        """The entry to serve next (removed from the queue), or None if it must wait."""
+        return self.queue.popleft()
 
     def _start(self) -> None:
-        chunk, hold, sink = self.queue[0]
-        if not self._admit(chunk):
+        entry = self._next()
+        if entry is None:
             return
-        self.queue.popleft()
+        chunk = entry[0]
         self.queued_bytes -= chunk.wire_bytes
         self.busy = True
-        self.current = (chunk, hold, sink, self._hold_downstream(chunk))
-        service_s = chunk.wire_bytes / self.bandwidth_Bps
+        self.current = entry
+        service_s = self._service_s(entry)
         self.busy_s += service_s
+        self.free_at = self.env.now + service_s
         Timeout(self.env, service_s).callbacks.append(self._finish)
 
-    def _hold_downstream(self, chunk: Chunk) -> Hold | None:
-        return None
+    def _service_s(self, entry: tuple) -> float:
+        return entry[0].wire_bytes / self.bandwidth_Bps
 
     def _finish(self, _event: Timeout) -> None:
-        chunk, hold, sink, next_hold = self.current
+        entry = self.current
+        chunk, hold, sink = entry[0], entry[1], entry[2]
+        next_hold = entry[3] if len(entry) == 4 else None  # only a flow-controlled link takes a downstream place
         self.current = None
         self.busy = False
         self._sent(chunk)
@@ -148,6 +162,7 @@ class Engine(Server):
         self.flows: dict[int, deque] = {}  # flow -> its waiting chunks; ``queue`` holds the flows' turns
 
     def push(self, chunk: Chunk, hold: Hold | None, sink: Sink) -> None:
+        self._note_backlog()
         flow = id(chunk.route)
         waiting = self.flows.get(flow)
         if waiting is None:
@@ -155,13 +170,10 @@ class Engine(Server):
             self.queue.append(flow)
         waiting.append((chunk, hold, sink))
         self.queued_bytes += chunk.wire_bytes
-        if self.busy:
-            if self.queued_bytes > self.max_queue_bytes:
-                self.max_queue_bytes = self.queued_bytes
-        else:
+        if not self.busy:
             self._start()
 
-    def _start(self) -> None:
+    def _next(self) -> tuple:
         flow = self.queue.popleft()
         waiting = self.flows[flow]
         entry = waiting.popleft()
@@ -169,40 +181,7 @@ class Engine(Server):
             self.queue.append(flow)
         else:
             del self.flows[flow]
-        chunk = entry[0]
-        self.queued_bytes -= chunk.wire_bytes
-        self.busy = True
-        self.current = (*entry, None)
-        service_s = chunk.wire_bytes / self.bandwidth_Bps
-        self.busy_s += service_s
-        Timeout(self.env, service_s).callbacks.append(self._finish)
-
-
-class Replicator(Server):
-    """A switch's replication engine: a branching chunk keeps it busy copies x wire bytes / rate.
-
-    Chunks arrive with a :class:`FanOut` as their sink. The chunk stays in the switch's input
-    buffer while it is replicated, so its hold passes on to the copies.
-    """
-
-    __slots__ = ("copies",)
-
-    def __init__(self, env, name: str, bandwidth_Bps: float, latency_s: float):
-        super().__init__(env, name, bandwidth_Bps, latency_s)
-        self.copies = 0
-
-    def _start(self) -> None:
-        chunk, hold, fan_out = self.queue.popleft()
-        self.queued_bytes -= chunk.wire_bytes
-        self.busy = True
-        self.current = (chunk, hold, fan_out, None)
-        self.copies += fan_out.copies
-        service_s = fan_out.copies * chunk.wire_bytes / self.bandwidth_Bps  # 0 at an infinite rate
-        self.busy_s += service_s
-        Timeout(self.env, service_s).callbacks.append(self._finish)
-
-    def _pass_hold(self, hold: Hold | None, next_hold: Hold | None) -> Hold | None:
-        return hold
+        return entry
 
 
 class FanOut:
@@ -219,6 +198,28 @@ class FanOut:
             hold.remaining = self.copies
         for server, sink in self.outs:
             server.push(chunk, hold, sink)
+
+
+class Replicator(Server):
+    """A switch's replication engine: a branching chunk keeps it busy copies x wire bytes / rate.
+
+    Chunks arrive with a :class:`FanOut` as their sink. The chunk stays in the switch's input
+    buffer while it is replicated, so its hold passes on to the copies.
+    """
+
+    __slots__ = ("copies",)
+
+    def __init__(self, env, name: str, bandwidth_Bps: float, latency_s: float):
+        super().__init__(env, name, bandwidth_Bps, latency_s)
+        self.copies = 0
+
+    def _service_s(self, entry: tuple) -> float:
+        chunk, _, fan_out = entry
+        self.copies += fan_out.copies
+        return fan_out.copies * chunk.wire_bytes / self.bandwidth_Bps  # 0 at an infinite rate
+
+    def _pass_hold(self, hold: Hold | None, next_hold: Hold | None) -> Hold | None:
+        return hold
 
 
 class Link(Server):
@@ -241,14 +242,29 @@ class Link(Server):
         self.max_duplication = 0
         self.track_duplication = track_duplication
 
-    def _admit(self, chunk: Chunk) -> bool:
-        return chunk.wire_bytes <= self.credit_bytes
+    def push(self, chunk: Chunk, hold: Hold | None, sink: Sink) -> None:
+        if self.credit_bytes != math.inf:
+            super().push(chunk, hold, sink)
+            return
+        # No flow control: FIFO means this chunk leaves once everything queued before it has left.
+        now = self.env.now
+        start = self.free_at if self.free_at > now else now
+        backlog = (start - now) * self.bandwidth_Bps
+        if backlog > self.max_queue_bytes:
+            self.max_queue_bytes = backlog
+        service_s = chunk.wire_bytes / self.bandwidth_Bps
+        self.free_at = start + service_s
+        self.busy_s += service_s
+        self._sent(chunk)
+        Timeout(self.env, self.free_at - now + self.latency_s, (sink, chunk, None)).callbacks.append(_arrive)
 
-    def _hold_downstream(self, chunk: Chunk) -> Hold | None:
-        if self.credit_bytes == math.inf:
-            return None
+    def _next(self) -> tuple | None:
+        chunk, hold, sink = self.queue[0]
+        if chunk.wire_bytes > self.credit_bytes:
+            return None  # wait for credits
+        self.queue.popleft()
         self.credit_bytes -= chunk.wire_bytes
-        return Hold(self, chunk.wire_bytes)
+        return chunk, hold, sink, Hold(self, chunk.wire_bytes)
 
     def return_credit(self, wire_bytes: int) -> None:
         self.credit_bytes += wire_bytes

@@ -12,19 +12,14 @@ import time
 import simpy
 from simpy.core import EmptySchedule
 
-from companion.multiwrite import allgather, dispatch
 from companion.multiwrite import topology as topology_module
+from companion.multiwrite.collectives import plan_for
 from companion.multiwrite.fabric import Fabric
 from companion.multiwrite.groups import GroupTable
 from companion.multiwrite.operation import Operation, Plan
 from companion.multiwrite.rank import Rank
 from companion.multiwrite.result import RunResult, summarize
 from companion.multiwrite.scenario import Scenario
-
-
-def plan_for(scenario: Scenario) -> Plan:
-    """The writes and expected deliveries of the scenario's collective and algorithm."""
-    return allgather.plan(scenario) if scenario.collective == "allgather" else dispatch.plan(scenario)
 
 
 class Simulation:

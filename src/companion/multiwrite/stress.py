@@ -129,3 +129,21 @@ def percentiles(frame: pd.DataFrame, by: list[str] | None = None) -> pd.DataFram
     summary["operations"] = frame.groupby(keys).size()
     summary["all_delivered"] = frame.groupby(keys)["delivered_ok"].all()
     return summary.reset_index()
+
+
+def reductions(frame: pd.DataFrame, candidate: str = "multiwrite", quantiles: tuple[float, ...] = (0.5, 0.99)) -> pd.DataFrame:
+    """Reduction of ``candidate`` at each latency quantile vs the best other algorithm, per size and overall.
+
+    The best baseline is chosen separately for each size and quantile (the lowest latency there).
+    """
+    rows = []
+    groups = [("all", frame), *((int(size), part) for size, part in frame.groupby("message_bytes"))]
+    for size, part in groups:
+        for q in quantiles:
+            by_algorithm = part.groupby("algorithm")["latency_us"].quantile(q)
+            baselines = by_algorithm.drop(candidate)
+            best = baselines.idxmin()
+            rows.append({"message_bytes": size, "quantile": f"p{100 * q:g}", "candidate_us": by_algorithm[candidate],
+                         "best_baseline": best, "best_baseline_us": baselines[best],
+                         "reduction": 1.0 - by_algorithm[candidate] / baselines[best]})
+    return pd.DataFrame(rows)

@@ -134,3 +134,36 @@ def reduction(frame: pd.DataFrame, by: list[str], candidate: str = "multiwrite",
         )
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def link_class(src: str, dst: str) -> str:
+    """A link's role: rank uplink, rank downlink, leaf->spine, spine->leaf or rank->rank (full mesh)."""
+    def role(node: str) -> str:
+        return "rank" if node.startswith("r") else node.rstrip("0123456789")
+
+    return f"{role(src)}->{role(dst)}"
+
+
+def measure_links(scenario: Scenario) -> pd.DataFrame:
+    """Per-link traffic of one run, with the scenario's algorithm and topology."""
+    links = simulate(scenario).links.copy()
+    links.insert(0, "algorithm", scenario.algorithm)
+    links.insert(1, "topology", scenario.topology)
+    links.insert(2, "collective", scenario.collective)
+    links["link_class"] = [link_class(a, b) for a, b in zip(links["src"], links["dst"])]
+    return links
+
+
+def link_sweep(scenarios: list[Scenario], name: str = "mw_links", executor: Executor | None = None,
+               max_workers: int = 2) -> pd.DataFrame:
+    """Per-link rows of every scenario (see :func:`measure_links`), cached."""
+    key = {"code": code_version(), "scenarios": [asdict(s) for s in scenarios]}
+    return cached_frame(name, key, lambda: pd.concat(run_all(measure_links, scenarios, executor, max_workers), ignore_index=True))
+
+
+def fabric_label(frame: pd.DataFrame) -> pd.Series:
+    """``star``, ``fullmesh`` or ``leafspine R=<oversubscription>``, one per row."""
+    return pd.Series(
+        [f"{t} R={r:g}" if t == "leafspine" else t for t, r in zip(frame["topology"], frame["oversubscription"])],
+        index=frame.index,
+    )

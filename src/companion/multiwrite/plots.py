@@ -1,0 +1,186 @@
+"""Figures of the MultiWrite notebooks. Every function returns a matplotlib Figure whose legend or
+labels say where each value comes from ("measured here" = this simulator, "analytic model" =
+:mod:`companion.multiwrite.analytic`, "reported by the paper" = the abstract's number)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from companion import style
+
+MEASURED = style.MEASURED
+ANALYTIC = "analytic model"
+PAPER = style.SOURCE_LABELS["paper"]
+
+
+def _size_label(nbytes: float) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:g} {unit}"
+    return f"{nbytes:g} B"
+
+
+def _bytes_axis(ax, values) -> None:
+    ax.set_xscale("log", base=2)
+    ticks = sorted(set(values))
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([_size_label(t) for t in ticks], rotation=45, ha="right")
+
+
+def link_heatmap(links: pd.DataFrame, value: str, unit_bytes: float, title: str, label: str) -> plt.Figure:
+    """Rows: algorithms; columns: directed links grouped by class; cells: ``value / unit_bytes``."""
+    order = links.sort_values(["link_class", "src", "dst"])["link"].drop_duplicates().tolist()
+    table = links.pivot_table(index="algorithm", columns="link", values=value, aggfunc="sum")[order] / unit_bytes
+    width = min(18.0, 3.0 + 0.18 * len(order))
+    fig, ax = plt.subplots(figsize=(width, 1.2 + 0.45 * len(table)))
+    sns.heatmap(table, ax=ax, cmap="viridis", cbar_kws={"label": f"{label} ({MEASURED})"}, linewidths=0.2)
+    ax.set_xlabel("directed link")
+    ax.set_ylabel("")
+    ax.set_title(title)
+    ax.tick_params(axis="x", labelsize=6)
+    return fig
+
+
+def latency_lines(frame: pd.DataFrame, x: str, title: str, analytic: bool = True, log_bytes_x: bool = True,
+                  y: str = "latency_us", ylabel: str = "operator latency (us)") -> plt.Figure:
+    """Latency vs ``x`` per algorithm: measured (solid, markers) and analytic (dashed)."""
+    fig, ax = plt.subplots()
+    for algorithm, group in frame.groupby("algorithm", sort=False):
+        group = group.sort_values(x)
+        color = style.method_color(algorithm)
+        ax.plot(group[x], group[y], marker="o", color=color, label=f"{algorithm} ({MEASURED})")
+        if analytic and y == "latency_us":
+            ax.plot(group[x], group["analytic_latency_us"], linestyle="--", color=color, alpha=0.7,
+                    label=f"{algorithm} ({ANALYTIC})")
+    if log_bytes_x:
+        _bytes_axis(ax, frame[x])
+    ax.set_yscale("log")
+    ax.set_xlabel(x.replace("_", " "))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def reduction_lines(frame: pd.DataFrame, x: str, hue: str, title: str, paper_percent: float | None = None,
+                    log_bytes_x: bool = True) -> plt.Figure:
+    """MultiWrite's latency reduction (%) vs ``x``, one line per ``hue``; the paper's number as a line."""
+    fig, ax = plt.subplots()
+    for key, group in frame.groupby(hue, sort=True):
+        group = group.sort_values(x)
+        ax.plot(group[x], 100 * group["reduction"], marker="o", label=f"{hue} = {key} ({MEASURED})")
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    if paper_percent is not None:
+        ax.axhline(paper_percent, color=style.method_color("paper"), linestyle=":",
+                   label=f"up to {paper_percent:g}% ({PAPER}, Ascend stress test)")
+    if log_bytes_x:
+        _bytes_axis(ax, frame[x])
+    ax.set_xlabel(x.replace("_", " "))
+    ax.set_ylabel("latency reduction vs best unicast (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def grouped_bars(frame: pd.DataFrame, x: str, y: str, hue: str, title: str, ylabel: str, log: bool = False) -> plt.Figure:
+    """Bars of ``y`` per ``x``, one colour per ``hue`` (methods keep their colours)."""
+    fig, ax = plt.subplots()
+    categories = list(dict.fromkeys(frame[x]))
+    hues = list(dict.fromkeys(frame[hue]))
+    width = 0.8 / len(hues)
+    for i, key in enumerate(hues):
+        part = frame[frame[hue] == key].set_index(x).reindex(categories)
+        ax.bar(np.arange(len(categories)) + (i - (len(hues) - 1) / 2) * width, part[y], width,
+               color=style.method_color(str(key)), label=f"{key} ({MEASURED})")
+    ax.set_xticks(np.arange(len(categories)))
+    ax.set_xticklabels([str(c) for c in categories])
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(x.replace("_", " "))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def tornado(frame: pd.DataFrame, title: str) -> plt.Figure:
+    """Horizontal bars from each factor's low to high reduction, around the default's reduction."""
+    default = float(frame.loc[frame["factor"] == "default", "reduction"].iloc[0]) * 100
+    factors = frame[frame["factor"] != "default"]
+    spans = []
+    for factor, group in factors.groupby("factor", sort=False):
+        by_setting = group.set_index("setting")
+        spans.append((factor, 100 * by_setting.loc["low", "reduction"], 100 * by_setting.loc["high", "reduction"],
+                      by_setting.loc["low", "value"], by_setting.loc["high", "value"]))
+    spans.sort(key=lambda s: abs(s[2] - s[1]))
+    fig, ax = plt.subplots(figsize=(7.5, 0.6 * len(spans) + 1.5))
+    for row, (factor, low, high, low_value, high_value) in enumerate(spans):
+        ax.barh(row, low - default, left=default, color="#4c72b0", label="low value" if row == 0 else None)
+        ax.barh(row, high - default, left=default, color="#dd8452", label="high value" if row == 0 else None)
+        ax.text(min(low, high), row, f"{low_value if low < high else high_value} ", va="center", ha="right", fontsize=7)
+        ax.text(max(low, high), row, f" {high_value if low < high else low_value}", va="center", ha="left", fontsize=7)
+    ax.axvline(default, color="black", linewidth=0.8, label=f"default scenario: {default:.1f}%")
+    ax.axvline(0.0, color="grey", linewidth=0.6, linestyle=":")
+    ax.set_yticks(range(len(spans)))
+    ax.set_yticklabels([s[0] for s in spans])
+    ax.set_xlabel(f"MultiWrite latency reduction vs best unicast (%, {MEASURED})")
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def stress_timeline(frame: pd.DataFrame, window: int, title: str) -> plt.Figure:
+    """Rolling p50 and p99 latency over the operations of the stress run, per algorithm."""
+    fig, ax = plt.subplots()
+    for algorithm, group in frame.groupby("algorithm", sort=False):
+        series = group.sort_values(["segment", "operation"])["latency_us"].reset_index(drop=True)
+        rolling = series.rolling(window, min_periods=max(1, window // 2))
+        color = style.method_color(algorithm)
+        ax.plot(rolling.quantile(0.5), color=color, label=f"{algorithm} p50 ({MEASURED})")
+        ax.plot(rolling.quantile(0.99), color=color, linestyle="--", label=f"{algorithm} p99 ({MEASURED})")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"operation (segments back to back; rolling window of {window})")
+    ax.set_ylabel("latency (us)")
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def validation_scatter(frame: pd.DataFrame, title: str, tolerance: float = 0.02) -> plt.Figure:
+    """Simulated vs analytic latency, one point per scenario, with the +-tolerance band."""
+    fig, ax = plt.subplots(figsize=(5.5, 5.0))
+    for algorithm, group in frame.groupby("algorithm", sort=False):
+        ax.scatter(group["analytic_latency_us"], group["latency_us"], s=18, color=style.method_color(algorithm),
+                   label=f"{algorithm} ({MEASURED})")
+    low = min(frame["analytic_latency_us"].min(), frame["latency_us"].min())
+    high = max(frame["analytic_latency_us"].max(), frame["latency_us"].max())
+    line = np.array([low, high])
+    ax.plot(line, line, color="black", linewidth=0.8, label="simulator = analytic model")
+    ax.fill_between(line, line * (1 - tolerance), line * (1 + tolerance), color="grey", alpha=0.25,
+                    label=f"+-{tolerance:.0%}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"{ANALYTIC} latency (us)")
+    ax.set_ylabel("simulated latency (us)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def convergence(frame: pd.DataFrame, title: str) -> plt.Figure:
+    """Latency vs simulation grain (chunk bytes), relative to the finest grain, per algorithm."""
+    fig, ax = plt.subplots()
+    for algorithm, group in frame.groupby("algorithm", sort=False):
+        group = group.sort_values("chunk_bytes")
+        finest = float(group["latency_us"].iloc[0])
+        ax.plot(group["chunk_bytes"], 100 * (group["latency_us"] / finest - 1), marker="o",
+                color=style.method_color(algorithm), label=f"{algorithm} ({MEASURED})")
+    _bytes_axis(ax, frame["chunk_bytes"])
+    ax.set_xlabel("simulated chunk (bytes; the packet MTU is the finest grain)")
+    ax.set_ylabel("latency change vs finest grain (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return fig
