@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .DEFAULT_GOAL := figures
-.PHONY: figures test lab clean distclean help
+.PHONY: figures test lab book exercises clean distclean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -30,6 +30,12 @@ test: $(STAMP)  ## unit tests, property tests and nbval over every notebook (smo
 
 lab: $(STAMP)  ## JupyterLab on 127.0.0.1 to work in the notebooks
 	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --no-browser --notebook-dir notebooks $(ROOT_FLAG)
+
+book: $(STAMP)  ## the reading companion: executed notebooks, claims and figures of the last `make figures` as HTML in build/book/
+	$(PY) -m companion.book --out build/book
+
+exercises: $(STAMP)  ## student copies of notebooks/exercises/ (solutions removed, checks kept) in build/exercises/
+	$(PY) -m companion.exercises strip --out build/exercises
 
 clean:  ## remove generated figures and build artefacts (keeps .venv)
 	rm -rf figures build

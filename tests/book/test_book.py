@@ -19,6 +19,7 @@ def test_book_has_index_scoreboard_and_one_page_per_executed_notebook(built_book
     assert (out / "figures/jcra/02_train_eval/oks_curve.png").exists()
     assert (out / "figures/jcra/02_train_eval/claims.json").exists()
     assert not (out / "figures/.state").exists(), "the runner's hidden state is not part of the book"
+    assert all(p.stat().st_mode & 0o444 == 0o444 for p in [out, *out.rglob("*")]), "everyone may read the book"
 
 
 def test_every_local_link_and_image_resolves_and_nothing_loads_from_the_network(built_book):

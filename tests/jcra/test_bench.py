@@ -183,7 +183,7 @@ def test_bench_command_prints_json_and_writes_the_full_report(tmp_path, tiny_mod
     jcra, bottomup = tiny_models
     jcra_train.save_checkpoint(tmp_path / "jcra.pt", jcra, None, 0, None)
     bottomup_train.save_checkpoint(tmp_path / "bottomup.pt", bottomup, None, 0, None)
-    code = main(["bench", "--config", "tiny", "--jcra-checkpoint", str(tmp_path / "jcra.pt"),
+    code = main(["bench", "--jcra-checkpoint", str(tmp_path / "jcra.pt"),
                  "--bottomup-checkpoint", str(tmp_path / "bottomup.pt"), "--crowd-sizes", "1", "2",
                  "--input-sizes", "64", "--runs", "2", "--warmup", "0", "--images", "1", "--no-fast",
                  "--json", "--out", str(tmp_path / "report.json")])

@@ -13,15 +13,18 @@ def test_duplicates_and_eliminates_rules():
 
 
 def test_congestion_rule_separates_fabrics():
-    assert verdicts.congestion({"star": 0.0, "leafspine R=4": 0.6})[0] == "partly"
-    assert verdicts.congestion({"leafspine R=4": 0.6})[0] == "reproduced"
-    assert verdicts.congestion({"star": -0.01})[0] == "not reproduced"
+    best = {"star": 0.0, "leafspine R=4": 0.1}
+    assert verdicts.congestion(best, {"star": 0.0, "leafspine R=4": 0.6})[0] == "partly"
+    assert verdicts.congestion(best, {"leafspine R=4": 0.6})[0] == "reproduced"
+    verdict, reason = verdicts.congestion(best, {"star": -0.01})
+    assert verdict == "not reproduced" and "best unicast" in reason
 
 
-@pytest.mark.parametrize("value, verdict", [(0.30, "reproduced"), (0.8, "partly"), (0.05, "partly"), (-0.1, "not reproduced")])
-def test_latency_33_rule(value, verdict):
+@pytest.mark.parametrize("value, verdict, words", [(0.30, "partly", "same size"), (0.8, "partly", "above"),
+                                                   (0.05, "partly", "below"), (-0.1, "not reproduced", "never")])
+def test_latency_33_rule(value, verdict, words):
     found, reason = verdicts.latency_33(value, "somewhere")
-    assert found == verdict and "33%" in reason and "\n" not in reason
+    assert found == verdict and "33%" in reason and words in reason and "\n" not in reason
 
 
 def test_group_churn_fills_the_table_then_falls_back():

@@ -47,6 +47,13 @@ def copy_figures(figures_root: Path, target: Path) -> int:
     return count
 
 
+def _make_readable(site: Path) -> None:
+    """Temporary files and folders are private (0600/0700); a book is for reading: 0644/0755."""
+    site.chmod(0o755)
+    for path in site.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 def _write_site(contents: BookContents, site: Path, notebooks_dir: Path) -> list[Path]:
     pages = [write_text(site / "index.html", render_index(contents))]
     if contents.scoreboard_markdown is not None:
@@ -72,6 +79,7 @@ def build(out: Path, executed_dir: Path | None = None, figures_root: Path | None
         pages = _write_site(contents, staging, notebooks_dir or paths.NOTEBOOKS_DIR)
         copied = copy_figures(figures_root, staging / "figures")
         broken, external = check_site(staging)
+        _make_readable(staging)
         if out.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
             os.replace(out, retired / "book")

@@ -105,7 +105,7 @@ def outputs_section(entry: NotebookEntry, contents: BookContents, page: str, unp
         downloads = [f'<a href="{base}{suffix}">{label}</a>' for suffix, label in ((".pdf", "PDF"), (".csv", "data (CSV)"))
                      if (contents.figures_root / entry.name / f"{stem}{suffix}").exists()]
         parts.append(f'<figure id="figure-{html.escape(stem)}"><img src="{base}.png" alt="figure {html.escape(stem)}">'
-                     f'<figcaption><code>{html.escape(stem)}</code> &middot; {" &middot; ".join(downloads)}</figcaption></figure>')
+                     f'<figcaption>{" &middot; ".join([f"<code>{html.escape(stem)}</code>", *downloads])}</figcaption></figure>')
     for stem in entry.tables:
         table = (contents.figures_root / entry.name / f"{stem}.md").read_text(encoding="utf-8")
         csv = relative(f"figures/{entry.name}/{stem}.csv", page)

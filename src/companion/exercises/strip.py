@@ -130,5 +130,7 @@ def strip_all(out_dir: Path, source_dir: Path = EXERCISES_DIR) -> list[Path]:
         copies.append((path.relative_to(source_dir), student_copy(nbformat.read(path, as_version=4), where)))
     written = []
     for relative, copy in copies:
-        written.append(write_text(out_dir / relative, nbformat.writes(copy) + "\n"))
+        path = write_text(out_dir / relative, nbformat.writes(copy) + "\n")
+        path.chmod(0o644)  # handed out to students: readable beyond the temporary file's 0600
+        written.append(path)
     return written

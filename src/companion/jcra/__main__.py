@@ -99,11 +99,10 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _add_bench(subparsers) -> None:
     parser = subparsers.add_parser("bench", help="latency of JCRA vs the bottom-up baseline as the crowd grows")
-    parser.add_argument("--config", choices=sorted(CONFIGS), default="small", help="model config (default: small)")
-    parser.add_argument("--jcra-checkpoint", type=Path, help="default: the cached model, trained when missing")
-    parser.add_argument("--bottomup-checkpoint", type=Path, help="default: the cached baseline, trained when missing")
-    parser.add_argument("--steps", type=int, help="training steps of the cached models (both)")
-    parser.add_argument("--batch-size", type=int, help="training batch size of the cached models (both)")
+    parser.add_argument("--profile", choices=("smoke", "default", "full"), default="default",
+                        help="whose cached models to time (jcra.recipes; trained when missing)")
+    parser.add_argument("--jcra-checkpoint", type=Path, help="time this JCRA checkpoint instead")
+    parser.add_argument("--bottomup-checkpoint", type=Path, help="time this baseline checkpoint instead")
     parser.add_argument("--crowd-sizes", type=int, nargs="+", default=[1, 2, 5, 10, 20], help="persons per image")
     parser.add_argument("--input-sizes", type=int, nargs="+", default=[128, 256], help="image sides in pixels")
     parser.add_argument("--runs", type=int, default=20, help="timed runs per case (default 20)")
@@ -122,10 +121,7 @@ def _bench(args: argparse.Namespace) -> int:
     from .bench import BenchSettings, format_results, load_models, run_bench
     from ..atomic import write_text
 
-    overrides = {"steps": args.steps, "batch_size": args.batch_size}
-    train_params = {k: v for k, v in overrides.items() if v is not None}
-    jcra, bottomup = load_models(args.config, args.jcra_checkpoint, args.bottomup_checkpoint,
-                                 train_params=train_params, progress=not args.json)
+    jcra, bottomup = load_models(args.profile, args.jcra_checkpoint, args.bottomup_checkpoint, progress=not args.json)
     settings = BenchSettings(crowd_sizes=tuple(args.crowd_sizes), input_sizes=tuple(args.input_sizes),
                              images=args.images, warmup=args.warmup, runs=args.runs, threads=args.threads,
                              fast_jcra=not args.no_fast, ideal=not args.no_ideal)

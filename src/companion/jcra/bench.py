@@ -35,6 +35,7 @@ import torch
 from PIL import Image
 
 from .. import hardware
+from . import recipes
 from . import train as jcra_train
 from .bottomup import postprocess
 from .bottomup import train as bottomup_train
@@ -431,15 +432,15 @@ def speed_claim(results: list[dict], min_persons: int = 10, key: str = "speedup"
     return {"verdict": verdict, "measured": measured, "reason": reason}
 
 
-def load_models(config: str = "small", jcra_checkpoint: Path | str | None = None,
-                bottomup_checkpoint: Path | str | None = None, data_params: dict | None = None,
-                train_params: dict | None = None, progress: bool = True) -> tuple[JCRA, AssociativeEmbedding]:
-    """Both trained models: from the checkpoints given, else the cached ones (trained when missing)
-    with the same ``data_params`` and ``train_params`` for both."""
+def load_models(profile: str = "default", jcra_checkpoint: Path | str | None = None,
+                bottomup_checkpoint: Path | str | None = None,
+                progress: bool = True) -> tuple[JCRA, AssociativeEmbedding]:
+    """Both trained models: from the checkpoints given, else the notebook ``profile``'s cached ones
+    (``jcra.recipes``: same config, data and training for both; trained when missing)."""
     if jcra_checkpoint is None:
-        jcra_checkpoint = jcra_train.ensure_trained(config, data_params, train_params, progress)
+        jcra_checkpoint = recipes.profile_checkpoint(profile, progress)
     if bottomup_checkpoint is None:
-        bottomup_checkpoint = bottomup_train.ensure_trained(config, data_params, train_params, progress)
+        bottomup_checkpoint = bottomup_train.profile_checkpoint(profile, progress)
     return jcra_train.load_model(jcra_checkpoint), bottomup_train.load_model(bottomup_checkpoint)
 
 

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from ... import paths
 from ...atomic import atomic_path, write_text
 from ...hashing import sha256_files, sha256_json
+from .. import recipes
 from ..config import ModelConfig, get_config
 from ..data.coco import CocoPoseDataset, collate, synthetic_paths
 from ..data.skeleton import layout_for_num_keypoints
@@ -183,6 +184,13 @@ def code_hash() -> str:
     """Hash of the source files that decide what training the baseline produces."""
     root = Path(__file__).resolve().parents[1]
     return sha256_files([root / name for name in CODE_FILES], root)[:16]
+
+
+def profile_checkpoint(profile: str, progress: bool = True) -> Path:
+    """The baseline trained with notebook profile ``profile``'s recipe (``jcra.recipes``): JCRA's
+    config, data and training parameters, so it sits beside ``recipes.profile_checkpoint``."""
+    recipe = recipes.get_recipe(profile)
+    return ensure_trained(make_config(recipe.model_config()), recipe.train_data, recipe.train_params(), progress)
 
 
 def make_config(model: str | ModelConfig = "small", **overrides) -> BottomUpConfig:
