@@ -137,3 +137,12 @@ def test_ensure_trained_caches_under_build(tmp_path, monkeypatch, tiny_config):
     assert checkpoint.stat().st_mtime_ns == written
     other = train.ensure_trained(tiny_config, data_params, {**params, "seed": 1}, progress=False)
     assert other != checkpoint
+
+
+def test_heatmaps_start_empty_and_tags_start_spread(tiny_config):
+    torch.manual_seed(0)
+    model = AssociativeEmbedding(tiny_config).eval()
+    with torch.no_grad():
+        outputs = model(torch.randn(1, 3, 64, 64))
+    assert outputs["heatmaps"].abs().max() < 0.05 and outputs["heatmaps_higher"].abs().max() < 0.05
+    assert outputs["tags"].std() > 0.05  # equal tags would be a stationary point of the push loss

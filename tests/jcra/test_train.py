@@ -87,8 +87,8 @@ def test_learning_rate_warms_up_then_decays():
 def test_ranks_get_disjoint_batches_and_the_order_is_a_function_of_the_step():
     params = TrainParams(steps=12, batch_size=2)
     ranks = [list(batch_indices(9, params, DistributedContext(rank, 2), 0)) for rank in range(2)]
-    for (epoch_a, a), (epoch_b, b) in zip(*ranks):
-        assert epoch_a == epoch_b and not set(a) & set(b)
+    for (step_a, epoch_a, a), (step_b, epoch_b, b) in zip(*ranks):
+        assert (step_a, epoch_a) == (step_b, epoch_b) and not set(a) & set(b)
     assert list(batch_indices(9, params, DistributedContext(1, 2), 5)) == ranks[1][5:]
     with pytest.raises(ValueError, match="too few"):
         next(batch_indices(3, params, DistributedContext(0, 2), 0))

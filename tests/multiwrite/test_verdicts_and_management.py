@@ -40,3 +40,11 @@ def test_group_churn_fills_the_table_then_falls_back():
 
 def test_semantics_table_names_its_sources():
     assert {"transport", "API", "switch state"} <= set(SEMANTICS["property"])
+
+
+def test_mgmt_plane_and_compat_rules():
+    assert verdicts.mgmt_plane(50.0, 100, 10, 0, 100.0, 64)[0] == "reproduced"
+    assert verdicts.mgmt_plane(50.0, 100, 0, 0, 100.0, 64)[0] == "partly"
+    verdict, reason = verdicts.mgmt_plane(0.9, 100, 0, 0, 100.0, 64)
+    assert verdict == "not reproduced" and "never fill" in reason
+    assert verdicts.compat()[0] == "partly"

@@ -23,7 +23,8 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("query selection (token proposals)", ("proposal_projection", "proposal_score", "proposal_keypoints")),
     ("pose queries (learned content)", ("query_content",)),
     ("pose decoder layers", ("decoder.layers", "decoder.pose_embedding")),
-    ("per-layer heads (score, keypoints, visibility)", ("decoder.heads",)),
+    ("per-layer heads (score, coarse pose)", ("decoder.heads",)),
+    ("per-keypoint refiners (fine keypoints, visibility)", ("decoder.refiners",)),
 )
 
 

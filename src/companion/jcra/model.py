@@ -65,8 +65,8 @@ class JCRA(nn.Module):
         nn.init.zeros_(self.proposal_keypoints.layers[-1].weight)
         nn.init.zeros_(self.proposal_keypoints.layers[-1].bias)
         self.query_content = nn.Embedding(config.num_queries, d)
-        self.decoder = PoseDecoder(config.decoder_layers, d, config.n_levels, config.n_heads, config.num_keypoints,
-                                   config.ffn_dim, config.dropout)
+        self.decoder = PoseDecoder(config.decoder_layers, d, config.n_levels, config.n_heads, config.n_points,
+                                   config.num_keypoints, config.ffn_dim, config.dropout)
 
     def multi_scale_features(self, images: torch.Tensor) -> list[torch.Tensor]:
         """``[B, 3, H, W] -> [[B, d, h_l, w_l]]`` for the ``n_levels`` levels."""

@@ -141,8 +141,8 @@ def default_device() -> torch.device:
 
 
 def batch_indices(num_images: int, params: TrainParams, context: DistributedContext,
-                  start_step: int) -> Iterator[tuple[int, list[int]]]:
-    """``(epoch, image indices)`` of this rank's batch for each step from ``start_step`` on."""
+                  start_step: int) -> Iterator[tuple[int, int, list[int]]]:
+    """``(step, epoch, image indices)`` of this rank's batch for each step from ``start_step`` on."""
     per_rank = num_images // context.world_size
     steps_per_epoch = per_rank // params.batch_size
     if steps_per_epoch < 1:
@@ -152,7 +152,7 @@ def batch_indices(num_images: int, params: TrainParams, context: DistributedCont
         epoch, position = divmod(step, steps_per_epoch)
         order = torch.randperm(num_images, generator=torch.Generator().manual_seed(params.seed + epoch))
         mine = order[: per_rank * context.world_size][context.rank:: context.world_size]
-        yield epoch, mine[position * params.batch_size: (position + 1) * params.batch_size].tolist()
+        yield step, epoch, mine[position * params.batch_size: (position + 1) * params.batch_size].tolist()
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -278,10 +278,10 @@ def train(config: ModelConfig, annotation_file: Path | str, image_dir: Path | st
 
     bar = tqdm(total=params.steps, initial=start_step, desc=f"train {config.name}", unit="step",
                disable=not (progress and context.is_main), mininterval=1.0)
+    earlier_seconds = float(rows[-1]["seconds"]) if rows else 0.0  # training time before a resume
     started, window_images = time.perf_counter(), 0
     window_start = started
-    for step, (epoch, indices) in zip(range(start_step, params.steps),
-                                      batch_indices(len(dataset), params, context, start_step)):
+    for step, epoch, indices in batch_indices(len(dataset), params, context, start_step):
         dataset.set_epoch(epoch)
         images, pad_mask, targets = collate([dataset[i] for i in indices])
         images, pad_mask = images.to(device, non_blocking=True), pad_mask.to(device, non_blocking=True)
@@ -303,7 +303,7 @@ def train(config: ModelConfig, annotation_file: Path | str, image_dir: Path | st
             now = time.perf_counter()
             rows.append({"step": done, "epoch": epoch, "lr": f"{optimizer.param_groups[0]['lr']:.6g}",
                          **{k: f"{losses[k].item():.5f}" for k in ("loss", "class", "l1", "oks", "visibility")},
-                         "seconds": f"{now - started:.2f}",
+                         "seconds": f"{earlier_seconds + now - started:.2f}",
                          "images_per_s": f"{window_images / max(now - window_start, 1e-9):.2f}"})
             window_images, window_start = 0, now
             bar.set_postfix(loss=f"{losses['loss'].item():.3f}", oks=f"{1 - losses['oks'].item():.3f}")

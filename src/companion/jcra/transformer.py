@@ -6,9 +6,11 @@ its own cell centre at every level), then a feed-forward block.
 Decoder layer: self-attention among the pose queries (so two queries can agree on who takes
 which person), deformable cross-attention that samples the image features around each of the
 query's K current keypoints (point p of each head and level belongs to keypoint p), then a
-feed-forward block. After every layer, per-layer heads predict a person score, a keypoint
-update and visibilities; the update is applied in inverse-sigmoid space and the refined pose
-(detached, as in Deformable DETR's iterative refinement) is the next layer's reference.
+feed-forward block. After every layer, per-layer heads predict a person score and a coarse
+update of the whole pose; then a keypoint refiner, one token per (query, keypoint) sampling
+around its own keypoint, adds a fine update per keypoint and predicts its visibility. Updates
+are applied in inverse-sigmoid space, and the refined pose (detached, as in Deformable DETR's
+iterative refinement) is the next layer's reference.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 from torch import nn
 
 from .deformable_attention import MultiScaleDeformableAttention, SpatialShapes
+from .position import sine_embedding
 
 
 def inverse_sigmoid(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
@@ -109,10 +112,10 @@ class DecoderLayer(nn.Module):
 
 
 class PoseHeads(nn.Module):
-    """One decoder layer's outputs from its query features ``[B, Q, d]``.
+    """One decoder layer's pose-level outputs from its query features ``[B, Q, d]``.
 
-    Returns logits ``[B, Q]`` (person score), keypoint deltas ``[B, Q, K, 2]`` (inverse-sigmoid
-    space) and visibility logits ``[B, Q, K]``.
+    Returns logits ``[B, Q]`` (person score) and a coarse update of the whole pose, deltas
+    ``[B, Q, K, 2]`` in inverse-sigmoid space.
     """
 
     def __init__(self, d_model: int, num_keypoints: int):
@@ -120,42 +123,88 @@ class PoseHeads(nn.Module):
         self.num_keypoints = num_keypoints
         self.score = nn.Linear(d_model, 1)
         self.keypoints = MLP(d_model, d_model, 2 * num_keypoints, 3)
-        self.visibility = nn.Linear(d_model, num_keypoints)
         nn.init.constant_(self.score.bias, -4.6)  # prior person probability ~0.01 (focal loss practice)
         nn.init.zeros_(self.keypoints.layers[-1].weight)  # start by trusting the reference pose
         nn.init.zeros_(self.keypoints.layers[-1].bias)
 
-    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         batch, queries, _ = features.shape
         deltas = self.keypoints(features).view(batch, queries, self.num_keypoints, 2)
-        return self.score(features).squeeze(-1), deltas, self.visibility(features)
+        return self.score(features).squeeze(-1), deltas
+
+
+class KeypointRefiner(nn.Module):
+    """Fine, per-keypoint update (PETR's joint decoder, simplified).
+
+    The pose query's feature alone mixes the samples of all K keypoints into one vector, too
+    little to place each joint precisely. Here every (query, keypoint) pair becomes a token (the
+    query feature plus a learned embedding of the keypoint type, positioned at the keypoint),
+    samples the feature maps around its own keypoint with deformable attention, and predicts
+    that keypoint's offset and visibility.
+
+    ``forward(features [B, Q, d], keypoints [B, Q, K, 2], memory [B, S, d], shapes, mask)`` returns
+    deltas ``[B, Q, K, 2]`` (inverse-sigmoid space) and visibility logits ``[B, Q, K]``.
+    """
+
+    def __init__(self, d_model: int, n_levels: int, n_heads: int, n_points: int, num_keypoints: int,
+                 ffn_dim: int, dropout: float):
+        super().__init__()
+        self.keypoint_embedding = nn.Embedding(num_keypoints, d_model)
+        self.attention = MultiScaleDeformableAttention(d_model, n_levels, n_heads, n_points)
+        self.dropout = nn.Dropout(dropout)
+        self.norm = nn.LayerNorm(d_model)
+        self.ffn = FeedForward(d_model, ffn_dim, dropout)
+        self.offset = MLP(d_model, d_model, 2, 2)
+        self.visibility = nn.Linear(d_model, 1)
+        nn.init.zeros_(self.offset.layers[-1].weight)
+        nn.init.zeros_(self.offset.layers[-1].bias)
+
+    def forward(self, features: torch.Tensor, keypoints: torch.Tensor, memory: torch.Tensor,
+                spatial_shapes: SpatialShapes, padding_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, queries, num_keypoints, _ = keypoints.shape
+        d_model = features.shape[-1]
+        tokens = (features[:, :, None, :] + self.keypoint_embedding.weight[None, None]).flatten(1, 2)  # [B, Q*K, d]
+        points = keypoints.flatten(1, 2)
+        position = sine_embedding(points, d_model // 2).to(tokens.dtype)
+        attended = self.attention(tokens + position, points[:, :, None, :], memory, spatial_shapes, padding_mask)
+        tokens = self.ffn(self.norm(tokens + self.dropout(attended)))
+        deltas = self.offset(tokens).view(batch, queries, num_keypoints, 2)
+        return deltas, self.visibility(tokens).view(batch, queries, num_keypoints)
 
 
 class PoseDecoder(nn.Module):
     """Refines the queries' poses layer by layer.
+
+    Each layer: the pose-query layer, then a coarse update of the whole pose from the query
+    feature, then the per-keypoint fine update sampled at the coarse keypoints.
 
     ``forward(content [B, Q, d], keypoints [B, Q, K, 2], memory [B, S, d], shapes, mask)`` returns
     one dict per layer with ``logits [B, Q]``, ``keypoints [B, Q, K, 2]`` (normalised (x, y)) and
     ``visibility_logits [B, Q, K]``.
     """
 
-    def __init__(self, num_layers: int, d_model: int, n_levels: int, n_heads: int, num_keypoints: int,
-                 ffn_dim: int, dropout: float):
+    def __init__(self, num_layers: int, d_model: int, n_levels: int, n_heads: int, n_points: int,
+                 num_keypoints: int, ffn_dim: int, dropout: float):
         super().__init__()
         self.layers = nn.ModuleList(DecoderLayer(d_model, n_levels, n_heads, num_keypoints, ffn_dim, dropout)
                                     for _ in range(num_layers))
         self.heads = nn.ModuleList(PoseHeads(d_model, num_keypoints) for _ in range(num_layers))
+        self.refiners = nn.ModuleList(KeypointRefiner(d_model, n_levels, n_heads, n_points, num_keypoints,
+                                                      ffn_dim, dropout) for _ in range(num_layers))
         self.pose_embedding = MLP(2 * num_keypoints, d_model, d_model, 2)  # the pose is the query's position
 
     def forward(self, content: torch.Tensor, keypoints: torch.Tensor, memory: torch.Tensor,
                 spatial_shapes: SpatialShapes, padding_mask: torch.Tensor | None) -> list[dict[str, torch.Tensor]]:
         outputs = []
         tgt, reference = content, keypoints
-        for layer, heads in zip(self.layers, self.heads):
+        for layer, heads, refiner in zip(self.layers, self.heads, self.refiners):
             query_pos = self.pose_embedding(reference.flatten(2))
             tgt = layer(tgt, query_pos, reference, memory, spatial_shapes, padding_mask)
-            logits, deltas, visibility = heads(tgt)
-            refined = torch.sigmoid(inverse_sigmoid(reference) + deltas)
+            logits, coarse_deltas = heads(tgt)
+            unsquashed = inverse_sigmoid(reference) + coarse_deltas
+            fine_deltas, visibility = refiner(tgt, torch.sigmoid(unsquashed).detach(), memory, spatial_shapes,
+                                              padding_mask)
+            refined = torch.sigmoid(unsquashed + fine_deltas)
             outputs.append({"logits": logits, "keypoints": refined, "visibility_logits": visibility})
             reference = refined.detach()
         return outputs

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from companion.multiwrite.collectives import plan_for
 from companion.multiwrite.operation import Plan, Write
-from companion.multiwrite.scenario import Scenario
+from companion.multiwrite.scenario import MULTICAST_ALGORITHMS, Scenario
 from companion.multiwrite.topology import Topology, build, rank_node
 
 
@@ -162,7 +162,7 @@ def predict(s: Scenario, plan: Plan | None = None) -> Prediction:
             last_write_wire = max(last_write_wire, _wire(s, writes[-1], writes[-1].kind))
     bottleneck, beta = loads.slowest()
 
-    multicast = s.algorithm in ("multiwrite", "hierarchical-multiwrite", "group-multicast")
+    multicast = s.algorithm in MULTICAST_ALGORITHMS
     chunk_payload = min(s.chunk_bytes_for(s.largest_write_bytes), s.largest_write_bytes)
     chunk_wire = s.wire_bytes(chunk_payload, multicast=s.uses_bitmap)
     src, dst = _farthest_pair(s)
@@ -194,17 +194,17 @@ def closed_form_allgather_beta(s: Scenario) -> float:
     """AllGather's bandwidth term in closed form (seconds), for the balanced default ECMP.
 
     With W the wire bytes of one block (unicast or MultiWrite header), B the rank link, E the
-    engine, U = G B / R the leaf's uplink capacity, N ranks in M nodes of G, and no replication
-    limit, the busiest resource moves:
+    engine, U = G B / R the leaf's uplink capacity over its S spine links, N ranks in M nodes of G,
+    and no replication limit, the busiest resource moves:
 
-    ============================  ==========================  ==============================
-    algorithm                     star / leaf-spine access      leaf uplinks (leaf-spine)
-    ============================  ==========================  ==============================
-    ring                          (N-1) W in and out            (N-1) W on one uplink (B/R)
-    mesh                          (N-1) W in and out            G (N-G) W over U
-    multiwrite, group-multicast   W out, (N-1) W in             G W up, (N-G) W down, over U
-    hierarchical                  (M-1 + (G-1) M) W out          G (M-1) W over U
-    ============================  ==========================  ==============================
+    ============================  ================================  ===============================
+    algorithm                     rank link and engine               leaf uplinks (leaf-spine)
+    ============================  ================================  ===============================
+    ring                          (N-1) W out, (N-1) W in            (N-1) W on one link of U / S
+    mesh                          (N-1) W out, (N-1) W in            G (N-G) W over U
+    multiwrite, group-multicast   W out, (N-1) W in                  G W up, (N-G) W down, over U
+    hierarchical                  (M-1 + (G-1) M) W out, (N-1) W in  G (M-1) W over U
+    ============================  ================================  ===============================
 
     A full mesh's links carry W (M W for hierarchical intra-node forwarding); its engines
     (N-1) W per direction, or W out for MultiWrite. A shared engine adds its two directions.

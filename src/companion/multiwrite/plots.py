@@ -106,29 +106,33 @@ def grouped_bars(frame: pd.DataFrame, x: str, y: str, hue: str, title: str, ylab
     return fig
 
 
-def tornado(frame: pd.DataFrame, title: str) -> plt.Figure:
-    """Horizontal bars from each factor's low to high reduction, around the default's reduction."""
+def tornado(frame: pd.DataFrame, title: str, clip_percent: float = 100.0) -> plt.Figure:
+    """Horizontal bars from each factor's low to high reduction, around the default's reduction.
+
+    Bars beyond -``clip_percent`` (MultiWrite several times slower) are cut there and labelled with
+    their value, so that the other factors stay readable.
+    """
     default = float(frame.loc[frame["factor"] == "default", "reduction"].iloc[0]) * 100
-    factors = frame[frame["factor"] != "default"]
     spans = []
-    for factor, group in factors.groupby("factor", sort=False):
+    for factor, group in frame[frame["factor"] != "default"].groupby("factor", sort=False):
         by_setting = group.set_index("setting")
         spans.append((factor, 100 * by_setting.loc["low", "reduction"], 100 * by_setting.loc["high", "reduction"],
                       by_setting.loc["low", "value"], by_setting.loc["high", "value"]))
     spans.sort(key=lambda s: abs(s[2] - s[1]))
     fig, ax = plt.subplots(figsize=(7.5, 0.6 * len(spans) + 1.5))
-    for row, (factor, low, high, low_value, high_value) in enumerate(spans):
-        ax.barh(row, low - default, left=default, color="#4c72b0", label="low value" if row == 0 else None)
-        ax.barh(row, high - default, left=default, color="#dd8452", label="high value" if row == 0 else None)
-        ax.text(min(low, high), row, f"{low_value if low < high else high_value} ", va="center", ha="right", fontsize=7)
-        ax.text(max(low, high), row, f" {high_value if low < high else low_value}", va="center", ha="left", fontsize=7)
+    for row, (factor, low, high, _, _) in enumerate(spans):
+        for value, color, label in ((low, "#4c72b0", "low value"), (high, "#dd8452", "high value")):
+            shown = max(value, -clip_percent)
+            ax.barh(row, shown - default, left=default, color=color, label=label if row == 0 else None)
+            if shown != value:
+                ax.text(shown, row, f" {value:.0f}%", va="center", ha="left", fontsize=7, color="white")
     ax.axvline(default, color="black", linewidth=0.8, label=f"default scenario: {default:.1f}%")
     ax.axvline(0.0, color="grey", linewidth=0.6, linestyle=":")
     ax.set_yticks(range(len(spans)))
-    ax.set_yticklabels([s[0] for s in spans])
+    ax.set_yticklabels([f"{factor}\n(low {low_value}, high {high_value})" for factor, _, _, low_value, high_value in spans], fontsize=8)
     ax.set_xlabel(f"MultiWrite latency reduction vs best unicast (%, {MEASURED})")
     ax.set_title(title)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="best")
     return fig
 
 

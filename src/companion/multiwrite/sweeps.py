@@ -24,11 +24,11 @@ import pandas as pd
 from companion.cache import cached_frame
 from companion.hashing import sha256_files
 from companion.multiwrite import analytic
-from companion.multiwrite.scenario import Scenario
+from companion.multiwrite.scenario import MULTICAST_ALGORITHMS, Scenario
 from companion.multiwrite.simulation import simulate
 
 UNICAST = ("ring", "mesh", "hierarchical")
-MULTICAST = ("multiwrite", "hierarchical-multiwrite", "group-multicast")
+MULTICAST = MULTICAST_ALGORITHMS
 
 
 @lru_cache(maxsize=1)

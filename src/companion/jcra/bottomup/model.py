@@ -111,9 +111,15 @@ class AssociativeEmbedding(nn.Module):
                 nn.ConvTranspose2d(width + 2 * num_keypoints, width, 4, stride=2, padding=1, bias=False),
                 nn.BatchNorm2d(width), nn.ReLU(inplace=True), BasicBlock(width, width, 1))
             self.final_higher = nn.Conv2d(width, num_keypoints, 1)
-        for final in (self.final, self.final_higher) if config.higher_resolution else (self.final,):
-            nn.init.normal_(final.weight, std=0.001)  # HigherHRNet's init: start from empty heatmaps
-            nn.init.zeros_(final.bias)
+        # Heatmap outputs start near zero (HigherHRNet's std 0.001), i.e. empty heatmaps. The tag
+        # outputs keep the default init: identical tags are a stationary point of the push loss
+        # (its gradient is proportional to the tag difference), so near-zero tags never separate.
+        heatmap_layers = [(self.final, num_keypoints)]
+        if config.higher_resolution:
+            heatmap_layers.append((self.final_higher, num_keypoints))
+        for layer, channels in heatmap_layers:
+            nn.init.normal_(layer.weight[:channels], std=0.001)
+            nn.init.zeros_(layer.bias[:channels])
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         if images.dim() != 4 or images.shape[1] != 3:

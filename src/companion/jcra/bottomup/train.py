@@ -132,8 +132,7 @@ def train(config: BottomUpConfig, annotation_file: Path | str, image_dir: Path |
                disable=not progress, mininterval=1.0)
     started = window_start = time.perf_counter()
     window_images = 0
-    for step, (epoch, indices) in zip(range(start_step, params.steps),
-                                      batch_indices(len(dataset), params, DistributedContext(), start_step)):
+    for step, epoch, indices in batch_indices(len(dataset), params, DistributedContext(), start_step):
         dataset.set_epoch(epoch)
         images, pad_mask, targets = collate([dataset[i] for i in indices])
         stride_targets = [build_targets(targets, pad_mask, stride, config.sigma) for stride in config.strides]
