@@ -10,12 +10,17 @@ import pandas as pd
 import pytest
 import torch
 
+from _model_helpers import synthetic_split
 from companion.jcra import bench
+from companion.jcra import train as jcra_train
+from companion.jcra.__main__ import main
+from companion.jcra.bottomup import train as bottomup_train
 from companion.jcra.bottomup.model import AssociativeEmbedding
 from companion.jcra.bottomup.predict import postprocess_image
 from companion.jcra.bottomup.train import make_config
 from companion.jcra.config import get_config
 from companion.jcra.model import JCRA
+from companion.jcra.predict import evaluation_dataset
 
 
 @pytest.fixture(autouse=True)
@@ -159,27 +164,26 @@ def test_run_bench_rejects_models_of_different_layouts(tiny_models):
 
 
 def _result(persons: int, speedup: float) -> dict:
-    return {"persons": persons, "input_size": 128, "speedup": speedup, "jcra_ms": 10.0, "jcra_network_ms": 9.9,
+    return {"persons": persons, "persons_drawn": persons, "input_size": 128, "speedup": speedup, "jcra_ms": 10.0,
+            "jcra_network_ms": 9.9, "ideal_postprocess_ms": 3.0, "bottomup_found": 2 * persons,
             "bottomup_ms": 10.0 * speedup, "bottomup_network_ms": 5.0, "bottomup_postprocess_ms": 10.0 * speedup - 5}
 
 
 @pytest.mark.parametrize("speedups, verdict", [
-    ((3.0, 5.0), "reproduced"), ((1.9, 1.5), "partly"), ((0.8, 2.0), "not reproduced")])
-def test_speed_claim_judges_the_worst_crowded_case(speedups, verdict):
+    ((3.0, 5.0), "reproduced"), ((0.8, 2.0), "partly"), ((1.2, 1.5), "partly"), ((0.8, 1.5), "not reproduced")])
+def test_speed_claim_judges_the_crowded_cases(speedups, verdict):
     results = [_result(1, 0.5), _result(10, speedups[0]), _result(20, speedups[1])]
     claim = bench.speed_claim(results)
     assert claim["verdict"] == verdict
     assert claim["measured"]["speedup_min_at_10plus"] == min(speedups)
+    assert claim["measured"]["speedup_max_at_10plus"] == max(speedups)
+    assert f"x{min(speedups):.2f}" in claim["reason"] and f"x{max(speedups):.2f}" in claim["reason"]
     assert claim["measured"]["time_reading"] == pytest.approx(4.545, abs=1e-3)
     with pytest.raises(ValueError, match="10 or more"):
         bench.speed_claim([_result(2, 3.0)])
 
 
 def test_bench_command_prints_json_and_writes_the_full_report(tmp_path, tiny_models, capsys):
-    from companion.jcra import train as jcra_train
-    from companion.jcra.__main__ import main
-    from companion.jcra.bottomup import train as bottomup_train
-
     jcra, bottomup = tiny_models
     jcra_train.save_checkpoint(tmp_path / "jcra.pt", jcra, None, 0, None)
     bottomup_train.save_checkpoint(tmp_path / "bottomup.pt", bottomup, None, 0, None)
@@ -193,3 +197,14 @@ def test_bench_command_prints_json_and_writes_the_full_report(tmp_path, tiny_mod
     assert {"jcra_ms", "bottomup_ms", "bottomup_postprocess_ms", "speedup"} <= set(printed["results"][0])
     written = json.loads((tmp_path / "report.json").read_text())
     assert len(written["timings"]) == 2 * 2 * 3  # cases x runs x runners (no traced JCRA)
+
+
+def test_dataset_latency_times_both_models_on_dataset_images(tmp_path, tiny_models):
+    jcra, bottomup = tiny_models
+    annotations, images = synthetic_split(tmp_path / "data", n_images=3)
+    cases = bench.dataset_cases(evaluation_dataset(annotations, images, 64), count=2)
+    assert len(cases) == 2 and cases[0].image.shape == (1, 3, 64, 64)
+    assert cases[0].meta["image_id"] == 1 and cases[0].keypoints.shape[1:] == (17, 3)
+    latency = bench.dataset_latency(jcra, bottomup, cases, bench.BenchSettings(warmup=0, runs=2, threads=1))
+    assert latency["jcra_ms"] > 0 and latency["bottomup_ms"] > 0 and latency["fast_jcra"]["kept"]
+    assert latency["jcra_fast_ms"] > 0 and "speedup_paired" in latency

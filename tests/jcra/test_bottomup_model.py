@@ -11,6 +11,7 @@ import torch
 from companion import paths
 from companion.jcra.backbone import ResNetBackbone
 from companion.jcra.bottomup import predict, train
+from companion.jcra.bottomup.loss import LossWeights
 from companion.jcra.bottomup.model import AssociativeEmbedding, BottomUpConfig
 from companion.jcra.bottomup.targets import render_heatmaps
 from companion.jcra.config import get_config
@@ -40,7 +41,7 @@ def test_output_shapes_at_stride_4_and_2(tiny_config):
     assert outputs["heatmaps"].shape == (2, 17, 16, 10)
     assert outputs["tags"].shape == (2, 17, 16, 10)
     assert outputs["heatmaps_higher"].shape == (2, 17, 32, 20)
-    lower = AssociativeEmbedding(train.make_config("tiny", higher_resolution=False)).eval()
+    lower = AssociativeEmbedding(train.make_config("tiny", higher_resolution=False, coordinates=False)).eval()
     with torch.no_grad():
         assert set(lower(torch.zeros(1, 3, 64, 64))) == {"heatmaps", "tags"}
     with pytest.raises(ValueError, match="images"):
@@ -94,14 +95,16 @@ def test_postprocess_image_returns_persons_in_original_pixels():
     np.testing.assert_allclose(found[order, :, :2], 2 * pixels, atol=2 * 1.5)
 
 
-def test_training_reduces_the_loss_checkpoints_and_resumes(tmp_path, tiny_config):
+def test_training_reduces_the_loss_checkpoints_and_resumes(tmp_path):
+    # Weak tag losses, so that 30 steps visibly fit the heatmaps.
+    tiny_config = train.make_config("tiny", head_width=8, loss=LossWeights(push=1e-3, pull=1e-3))
     annotations, images = synthetic_split(tmp_path / "data", n_images=8)
     params = TrainParams(steps=30, batch_size=4, lr=2e-3, warmup_steps=1, log_every=1, checkpoint_every=20)
     checkpoint = train.train(tiny_config, annotations, images, tmp_path / "run", params, progress=False)
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert len(rows) == 1 + 30
-    first, last = (float(r.split(",")[4]) for r in (rows[1], rows[-1]))
-    assert last < 0.7 * first  # the heatmap loss
+    heatmap_loss = [float(r.split(",")[4]) for r in rows[1:]]
+    assert np.mean(heatmap_loss[-5:]) < 0.75 * np.mean(heatmap_loss[:5])
     payload = train.read_checkpoint(checkpoint, tiny_config)
     assert payload["step"] == 30
     again = train.train(tiny_config, annotations, images, tmp_path / "run", params, progress=False)
@@ -110,7 +113,7 @@ def test_training_reduces_the_loss_checkpoints_and_resumes(tmp_path, tiny_config
         train.train(tiny_config, annotations, images, tmp_path / "run",
                     TrainParams(steps=41, batch_size=4), progress=False)
     with pytest.raises(ValueError, match="requested"):
-        train.read_checkpoint(checkpoint, train.make_config("tiny", head_width=16))
+        train.read_checkpoint(checkpoint, train.make_config("tiny", head_width=8))
     model = train.load_model(checkpoint)
     stats, results = predict.evaluate(model, annotations, images, batch_size=4)
     assert 0.0 <= stats["AP"] <= 1.0 and {r["image_id"] for r in results} <= set(range(1, 9))

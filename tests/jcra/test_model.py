@@ -43,8 +43,12 @@ def test_padding_tokens_are_never_proposals(tiny_model):
     valid = out["encoder"]["valid"][0]
     assert 0 < valid.sum() < valid.numel()
     # Each query starts from a proposal of a real token, whose cell lies in the left half.
-    centres = tiny_model.encode(images, pad_mask)["centres"]
-    assert (centres[valid][:, 0] < 0.5).all()
+    encoded = tiny_model.encode(images, pad_mask)
+    assert (encoded["centres"][valid][:, 0] < 0.5).all()
+    # The keypoint refiners see the stride-4 map first, with its own padding.
+    (fine_h, fine_w), *rest = encoded["refine_shapes"]
+    assert (fine_h, fine_w) == (16, 16) and rest == encoded["spatial_shapes"]
+    assert encoded["refine_padding"][0, : fine_h * fine_w].view(fine_h, fine_w)[:, 8:].all()
 
 
 def test_predict_is_the_network_output_sorted_by_score(tiny_model):
@@ -87,6 +91,8 @@ def test_config_round_trip_and_errors():
     with pytest.raises(ValueError, match="n_heads"):
         get_config("tiny", n_heads=3)
     assert get_config("paper").strides == (8, 16, 32, 64) and get_config("paper").n_levels == 4
+    with pytest.raises(ValueError, match="fine_level"):
+        get_config("small", backbone={"return_stages": (0, 1, 2)})
 
 
 def test_paper_config_forward_and_backward_on_a_real_image():

@@ -9,6 +9,7 @@ import companion.jcra.train as train_module
 from _model_helpers import synthetic_split
 from companion import paths
 from companion.jcra.config import get_config
+from companion.jcra.recipes import RECIPES, get_recipe
 from companion.jcra.train import (DistributedContext, TrainParams, batch_indices, ensure_trained,
                                   learning_rate_factor, load_model, read_checkpoint, train)
 
@@ -69,8 +70,11 @@ def test_checkpoint_loads_weights_only_and_refuses_another_config(tmp_path):
         train(get_config("tiny"), annotations, images, tmp_path / "run", TrainParams(steps=2, batch_size=2),
               progress=False)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="not a readable torch checkpoint"):
         read_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a companion.jcra checkpoint"):
+        read_checkpoint(tmp_path / "other.pt")
     with pytest.raises(FileNotFoundError):
         read_checkpoint(tmp_path / "missing.pt")
 
@@ -116,3 +120,13 @@ def test_ensure_trained_builds_once_and_reuses_the_artifact(tmp_path, monkeypatc
     assert ensure_trained("tiny", data, params, progress=False) == checkpoint
     other = train_module.trained_dir(get_config("tiny"), data, TrainParams(steps=3, batch_size=2))
     assert other != checkpoint.parent
+
+
+def test_recipes_name_a_config_and_valid_training_parameters():
+    for name, recipe in RECIPES.items():
+        assert recipe.model_config().name == recipe.config
+        assert recipe.train_params().steps >= 1
+    # The default profile is the 20-minute CPU recipe that notebooks 02, 03, 04 and 06 share.
+    assert get_recipe("default").config == "small" and get_recipe("default").train == {"steps": 2500, "batch_size": 8}
+    with pytest.raises(ValueError, match="profile"):
+        get_recipe("huge")

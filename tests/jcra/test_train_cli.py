@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-import torch
+from PIL import Image
 
 from _model_helpers import pose_mini, synthetic_split
 from companion.jcra.__main__ import main
@@ -59,8 +59,6 @@ def test_train_then_predict_on_a_folder(tmp_path, capsys):
 def test_predict_without_ids_in_file_names_asks_for_annotations(tmp_path, capsys):
     folder = tmp_path / "images"
     folder.mkdir()
-    from PIL import Image
-
     Image.new("RGB", (64, 64)).save(folder / "holiday.png")
     checkpoint = tmp_path / "tiny.pt"
     save_checkpoint(checkpoint, JCRA(get_config("tiny")), None, 0, None)

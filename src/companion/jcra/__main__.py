@@ -36,6 +36,8 @@ def _add_train(subparsers) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    import torch.distributed
+
     from .data.coco import synthetic_paths
     from .data.synthetic import ensure_split
     from .train import TrainParams, train
@@ -50,7 +52,13 @@ def _train(args: argparse.Namespace) -> int:
     overrides = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
     params = TrainParams(**{k: v for k, v in overrides.items() if v is not None})
     train(config, annotations, images, args.out, params, resume=not args.no_resume, progress=not args.no_progress)
-    print(f"checkpoint: {args.out / 'checkpoint.pt'}")
+    rank = 0
+    if torch.distributed.is_initialized():  # under torchrun: leave the process group together
+        rank = torch.distributed.get_rank()
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    if rank == 0:
+        print(f"checkpoint: {args.out / 'checkpoint.pt'}")
     return 0
 
 

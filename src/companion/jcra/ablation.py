@@ -27,51 +27,57 @@ def depth_splits(total_depth: int) -> list[tuple[int, int]]:
 
 
 @torch.no_grad()
-def latency_ms(model: JCRA, input_size: int, repeats: int = 20, warmup: int = 3) -> float:
-    """Median wall-clock milliseconds of one forward pass on one ``input_size`` square image."""
-    model.eval()
-    device = next(model.parameters()).device
-    image = torch.randn(1, 3, input_size, input_size, device=device)
-    timings = []
-    for index in range(warmup + repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        model(image)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if index >= warmup:
-            timings.append(1000 * (time.perf_counter() - start))
-    return statistics.median(timings)
+def interleaved_latency_ms(models: dict[str, JCRA], input_size: int, repeats: int = 20,
+                           warmup: int = 3) -> dict[str, float]:
+    """Median milliseconds of one forward pass on one ``input_size`` square image, per model.
+
+    The models take turns (one pass each per round), so a slow spell of the machine hits all of
+    them alike instead of whichever happened to be timed then.
+    """
+    image = torch.randn(1, 3, input_size, input_size)
+    timings: dict[str, list[float]] = {name: [] for name in models}
+    for model in models.values():
+        model.eval()
+    for round_index in range(warmup + repeats):
+        for name, model in models.items():
+            start = time.perf_counter()
+            model(image)
+            if round_index >= warmup:
+                timings[name].append(1000 * (time.perf_counter() - start))
+    return {name: statistics.median(values) for name, values in timings.items()}
 
 
 def symmetric_ablation(profile: str, total_depth: int, seeds: list[int], train_steps: int,
                        latency_repeats: int = 20, progress: bool = True) -> pd.DataFrame:
     """One row per (split, seed): ``encoder_layers``, ``decoder_layers``, ``symmetric``, ``seed``,
-    ``AP``, ``AP50``, ``AP75``, ``AR`` (fractions, synthetic val), ``latency_ms``, ``parameters``."""
+    ``AP``, ``AP50``, ``AP75``, ``AR`` (fractions, synthetic val), ``latency_ms`` (per split: the
+    seeds share the architecture), ``parameters``."""
     recipe = get_recipe(profile)
     annotations, images = split_paths(profile, "val")
-    rows = []
+    rows, timed = [], {}
     for encoder_layers, decoder_layers in depth_splits(total_depth):
         config = recipe.model_config(encoder_layers=encoder_layers, decoder_layers=decoder_layers)
         for seed in seeds:
             checkpoint = profile_checkpoint(profile, progress=progress, config=config, seed=seed, steps=train_steps)
             model = load_model(checkpoint)
             stats, _ = evaluate(model, annotations, images)
+            timed.setdefault(f"{encoder_layers}/{decoder_layers}", model)
             rows.append({"encoder_layers": encoder_layers, "decoder_layers": decoder_layers,
                          "symmetric": encoder_layers == decoder_layers, "seed": seed,
                          **{name: stats[name] for name in ("AP", "AP50", "AP75", "AR")},
-                         "latency_ms": latency_ms(model, config.input_size, latency_repeats),
                          "parameters": sum(p.numel() for p in model.parameters())})
+    latency = interleaved_latency_ms(timed, recipe.model_config().input_size, latency_repeats)
+    for row in rows:
+        row["latency_ms"] = latency[f"{row['encoder_layers']}/{row['decoder_layers']}"]
     return pd.DataFrame(rows)
 
 
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation over seeds per split (std 0 with a single seed)."""
+    """AP mean and standard deviation over seeds per split (std 0 with a single seed), latency."""
     grouped = results.groupby(["encoder_layers", "decoder_layers", "symmetric"], as_index=False)
-    summary = grouped.agg(AP_mean=("AP", "mean"), AP_std=("AP", "std"), latency_ms_mean=("latency_ms", "mean"),
-                          latency_ms_std=("latency_ms", "std"), seeds=("seed", "count"), parameters=("parameters", "first"))
-    return summary.fillna({"AP_std": 0.0, "latency_ms_std": 0.0})
+    summary = grouped.agg(AP_mean=("AP", "mean"), AP_std=("AP", "std"), latency_ms=("latency_ms", "first"),
+                          seeds=("seed", "count"), parameters=("parameters", "first"))
+    return summary.fillna({"AP_std": 0.0})
 
 
 def symmetric_verdict(summary: pd.DataFrame) -> tuple[str, str]:

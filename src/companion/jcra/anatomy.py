@@ -18,7 +18,7 @@ from .model import JCRA
 # The network's parts in data-flow order: (label, attribute prefixes of the parameters).
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("backbone (ResNet)", ("backbone",)),
-    ("projection + level embedding", ("input_projections", "level_embedding")),
+    ("projection + level embedding", ("input_projections", "fine_projection", "level_embedding")),
     ("deformable encoder", ("encoder",)),
     ("query selection (token proposals)", ("proposal_projection", "proposal_score", "proposal_keypoints")),
     ("pose queries (learned content)", ("query_content",)),
@@ -74,6 +74,7 @@ def shapes_through_network(model: JCRA, images: torch.Tensor, pad_mask: torch.Te
     Columns ``stage`` (module name) and ``shape`` (e.g. ``[1, 64, 16, 16]``).
     """
     watched = ["backbone.stem", *[f"backbone.stages.{i}" for i in range(len(model.backbone.stages))],
+               *([] if model.fine_projection is None else ["fine_projection"]),
                *[f"input_projections.{i}" for i in range(len(model.input_projections))],
                *[f"encoder.layers.{i}" for i in range(len(model.encoder.layers))],
                *[f"decoder.layers.{i}" for i in range(len(model.decoder.layers))]]

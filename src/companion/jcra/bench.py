@@ -16,7 +16,7 @@ The runners are interleaved inside one loop (their order alternating each run) s
 shared machine hits all of them alike; each case gets ``warmup`` untimed and ``runs`` timed runs
 cycling over a few synthetic images. Reported: median and quartiles per part, and the speed-up
 (bottom-up end-to-end time over JCRA's) as a ratio of medians and as the median of per-run
-ratios (each run's two timings are seconds apart).
+ratios (the two models of one run are timed back to back).
 """
 
 from __future__ import annotations
@@ -396,9 +396,9 @@ TIME_READING = 1 / (1 - 0.78)
 def speed_claim(results: list[dict], min_persons: int = 10, key: str = "speedup") -> dict:
     """The verdict on ``jcra.speed_78`` from :func:`run_bench` results.
 
-    The claim is judged at crowds of ``min_persons`` or more, on the smallest speed-up among
-    those cases (every size must meet it): reproduced when it reaches the throughput reading
-    (1.78), partly when JCRA is faster but by less, not reproduced when it is not faster.
+    Judged on the cases with ``min_persons`` or more persons (every input size), against the
+    throughput reading x1.78: reproduced when every such case reaches it; partly when some case
+    reaches it, or when JCRA is faster in every case but by less; not reproduced otherwise.
     Returns ``verdict``, ``measured`` (name -> number) and a one-line ``reason``.
     """
     crowded = [r for r in results if r["persons"] >= min_persons]
@@ -406,29 +406,28 @@ def speed_claim(results: list[dict], min_persons: int = 10, key: str = "speedup"
         raise ValueError(f"results hold no crowd of {min_persons} or more persons; "
                          f"measured crowds: {sorted({r['persons'] for r in results})}")
     worst = min(crowded, key=lambda r: r[key])
-    ratio = worst[key]
-    if ratio >= THROUGHPUT_READING:
+    best = max(crowded, key=lambda r: r[key])
+    if worst[key] >= THROUGHPUT_READING:
         verdict = "reproduced"
-    elif ratio > 1.0:
+    elif best[key] >= THROUGHPUT_READING or worst[key] > 1.0:
         verdict = "partly"
     else:
         verdict = "not reproduced"
-    reading = ("meets the x1.78 throughput reading" + (" and the 78%-less-time reading (x4.55)"
-                                                        if ratio >= TIME_READING else ", not x4.55")
-               if ratio >= THROUGHPUT_READING else f"short of x{THROUGHPUT_READING} (and of x{TIME_READING:.2f})")
-    same_size = sorted((r for r in results if r["input_size"] == worst["input_size"]), key=lambda r: r["persons"])
-    growth = (f"; from {same_size[0]['persons']} to {same_size[-1]['persons']} persons the bottom-up "
-              f"post-processing goes from {same_size[0]['bottomup_postprocess_ms']:.1f} to "
-              f"{same_size[-1]['bottomup_postprocess_ms']:.1f} ms") if len(same_size) > 1 else ""
-    reason = (f"at {worst['persons']} persons, {worst['input_size']} px: bottom-up {worst['bottomup_ms']:.1f} ms "
-              f"(network {worst['bottomup_network_ms']:.1f} + post-processing {worst['bottomup_postprocess_ms']:.1f}) "
-              f"vs JCRA {worst['jcra_ms']:.1f} ms (network {worst['jcra_network_ms']:.1f}): x{ratio:.2f}, {reading}"
-              f"{growth}")
-    measured = {f"{key}_min_at_{min_persons}plus": ratio,
+
+    def case(r: dict) -> str:
+        return (f"{r['persons']} persons at {r['input_size']} px: x{r[key]:.2f} (bottom-up {r['bottomup_ms']:.1f} ms"
+                f" = network {r['bottomup_network_ms']:.1f} + post-processing {r['bottomup_postprocess_ms']:.1f}; "
+                f"JCRA {r['jcra_ms']:.1f} ms)")
+
+    ideal = (f"; on ground-truth maps the bottom-up post-processing of that last case takes "
+             f"{best['ideal_postprocess_ms']:.1f} ms: its growth comes from the {best['bottomup_found']:.0f} "
+             f"partial persons its grouping built for {best['persons_drawn']:.0f} drawn"
+             if "ideal_postprocess_ms" in best else "")
+    reason = (f"with {min_persons}+ persons JCRA's speed-up ranges from {case(worst)} to {case(best)}; "
+              f"the claim reads x{THROUGHPUT_READING} (or x{TIME_READING:.2f} for 78% less time){ideal}")
+    measured = {f"{key}_min_at_{min_persons}plus": worst[key], f"{key}_max_at_{min_persons}plus": best[key],
                 f"{key}_median_at_{min_persons}plus": float(np.median([r[key] for r in crowded])),
-                "throughput_reading": THROUGHPUT_READING, "time_reading": TIME_READING,
-                "jcra_ms": worst["jcra_ms"], "bottomup_ms": worst["bottomup_ms"],
-                "bottomup_postprocess_ms": worst["bottomup_postprocess_ms"]}
+                "throughput_reading": THROUGHPUT_READING, "time_reading": TIME_READING}
     return {"verdict": verdict, "measured": measured, "reason": reason}
 
 

@@ -95,21 +95,22 @@ def accuracy_latency_figure(measured: pd.DataFrame, published: pd.DataFrame, dat
 
     ``measured`` has columns method, AP (fraction), ms, ms_q25, ms_q75.
     """
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10.0, 3.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11.0, 3.8))
     for row in measured.itertuples():
         base = row.method.split(" ")[0]  # "jcra traced" keeps JCRA's colour, hollow
         left.errorbar(row.ms, 100 * row.AP, xerr=[[row.ms - row.ms_q25], [row.ms_q75 - row.ms]], marker="o",
                       mfc="white" if base != row.method else None, capsize=3, color=style.method_color(base),
                       label=f"{row.method} (measured here)")
-    left.set(xlabel="ms per image (median; bar: IQR)", ylabel="AP (%)", title=f"{data_label}\n{hardware}")
+    left.set(xlabel="ms per image (median; bar: IQR)", ylabel="AP (%)")
+    left.set_title(f"{data_label}\n{hardware}", fontsize=9)
     left.legend(fontsize=7)
     for row in published.itertuples():
         right.scatter(row.ms_per_image, row.AP, color=style.method_color(row.method), marker="s")
         right.annotate(f"{row.method} {row.backbone}", (row.ms_per_image, row.AP), fontsize=7,
                        xytext=(4, 4), textcoords="offset points")
     sources, splits, inputs = (", ".join(sorted(published[c].astype(str).unique())) for c in ("source", "split", "input"))
-    right.set(xlabel="ms per image (GPU unnamed)", ylabel="COCO AP (%)",
-              title=f"{style.reported_by(sources)}\n(COCO {splits}, {inputs}; other hardware and data)")
+    right.set(xlabel="ms per image (GPU unnamed)", ylabel="COCO AP (%)")
+    right.set_title(f"{style.reported_by(sources)}\n(COCO {splits}, {inputs}; other hardware and data)", fontsize=9)
     right.margins(0.3)
     data = pd.concat([measured.assign(source="measured here"),
                       published.rename(columns={"ms_per_image": "ms"}).assign(

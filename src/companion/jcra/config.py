@@ -75,6 +75,8 @@ class ModelConfig:
         num_keypoints: K, 17 for COCO, 14 for CrowdPose.
         backbone: the ResNet.
         extra_levels: stride-2 convolutions added after the last returned stage (PETR: 1).
+        fine_level: the keypoint refiners also sample stage C2 at stride 4 (projected, not
+            encoded), so joints can be placed precisely in small images.
         d_model: transformer width.
         n_heads: attention heads.
         n_points: sampling points per head and level in the encoder (the decoder samples one
@@ -91,6 +93,7 @@ class ModelConfig:
     num_keypoints: int = 17
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     extra_levels: int = 0
+    fine_level: bool = True
     d_model: int = 128
     n_heads: int = 4
     n_points: int = 4
@@ -108,6 +111,8 @@ class ModelConfig:
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"model config {name} must be >= 1, got {getattr(self, name)!r}")
+        if self.fine_level and 0 in self.backbone.return_stages:
+            raise ValueError("fine_level adds stage C2 for the refiners; backbone return_stages must not include 0")
         if self.extra_levels < 0:
             raise ValueError(f"model config extra_levels must be >= 0, got {self.extra_levels!r}")
         if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
@@ -166,7 +171,7 @@ CONFIGS: dict[str, ModelConfig] = {
         name="paper",
         backbone=BackboneConfig(block="bottleneck", stem_width=64, widths=(64, 128, 256, 512), depths=(3, 4, 6, 3),
                                 return_stages=(1, 2, 3)),
-        extra_levels=1, d_model=256, n_heads=8, n_points=4, encoder_layers=6, decoder_layers=6, ffn_dim=1024,
+        extra_levels=1, fine_level=False, d_model=256, n_heads=8, n_points=4, encoder_layers=6, decoder_layers=6, ffn_dim=1024,
         dropout=0.1, num_queries=300, input_size=1333,
     ),
 }

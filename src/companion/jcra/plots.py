@@ -109,7 +109,7 @@ def training_curves(metrics: pd.DataFrame, label: str) -> plt.Figure:
     """Loss and mean matched OKS (1 - OKS loss) against step, from a ``metrics.csv`` frame."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
     left.plot(metrics["step"], metrics["loss"], label=label)
-    left.set_yscale("log")
+    left.set_ylim(bottom=0)
     left.set_xlabel("step")
     left.set_ylabel("total loss (all layers)")
     right.plot(metrics["step"], 1 - metrics["oks"], label=label)

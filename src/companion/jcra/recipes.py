@@ -6,8 +6,8 @@ Notebooks 02, 03, 04 and 06 all ask for "the profile's model"; going through
 
 - ``smoke``: the tiny config on 16 synthetic 64-pixel images for a few dozen steps (seconds); it
   learns little, it only exercises every step.
-- ``default``: the small config on the 2000-image synthetic train split at 128 pixels, sized to
-  train within 20 minutes on 2 CPU cores (``make figures``).
+- ``default``: the small config on the 2000-image synthetic train split at 128 pixels, 2500
+  steps of 8 images, sized to train within 20 minutes on 2 CPU cores (``make figures``).
 - ``full``: the same small model trained three times longer on three times the data; the
   paper-scale run (``paper`` config on COCO with GPUs) is the documented command in the README.
 """
@@ -52,13 +52,13 @@ RECIPES: dict[str, Recipe] = {
         config="small",
         train_data={},
         val_data={},
-        train={"steps": 4000, "batch_size": 8},
+        train={"steps": 2500, "batch_size": 8},
     ),
     "full": Recipe(
         config="small",
         train_data={"n_images": 6000},
         val_data={},
-        train={"steps": 12000, "batch_size": 8},
+        train={"steps": 7500, "batch_size": 8},
     ),
 }
 

