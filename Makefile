@@ -4,6 +4,7 @@
 PYTHON ?= python3.11
 PROFILE ?= default
 NOTEBOOK ?=
+SET ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -22,8 +23,8 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-figures: $(STAMP)  ## rebuild every figure, table and the claims scoreboard (PROFILE=smoke|default|full, NOTEBOOK=name)
-	@$(PY) -m companion.run --profile $(PROFILE) $(if $(NOTEBOOK),--only $(NOTEBOOK),)
+figures: $(STAMP)  ## rebuild every figure, table and the claims scoreboard (PROFILE=smoke|default|full, NOTEBOOK=name, SET="name=value ...")
+	@$(PY) -m companion.run --profile $(PROFILE) $(if $(NOTEBOOK),--only $(NOTEBOOK),) $(foreach s,$(SET),--set $(s))
 
 test: $(STAMP)  ## unit tests, property tests and nbval over every notebook (smoke profile)
 	$(PY) -m pytest

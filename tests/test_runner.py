@@ -136,3 +136,19 @@ def test_library_dependencies_follow_imports_transitively():
     files = {p.name for p in deps.library_files(paths.NOTEBOOKS_DIR / "00_claims.ipynb")}
     assert {"claims.py", "scoreboard.py", "outputs.py", "style.py", "tables.py", "atomic.py", "paths.py", "__init__.py"} <= files
     assert "run.py" not in files
+
+
+def test_set_overrides_the_profile_for_the_named_notebook_and_is_validated(project):
+    notebooks, profiles, _ = project
+    overrides = run.parse_overrides(["n_points=12", "fail=false"])
+    assert overrides == {"n_points": 12, "fail": False}
+    jobs = run.plan("default", ["demo/01_plot"], notebooks, profiles, overrides=overrides)
+    assert jobs[0].parameters == {"n_points": 12, "fail": False, "profile": "default"}
+    with pytest.raises(ValueError, match="--set needs --only"):
+        run.plan("default", None, notebooks, profiles, overrides=overrides)
+    with pytest.raises(ParameterError, match=r"'n_points' must be int in range 2..100, got 500"):
+        run.plan("default", ["demo/01_plot"], notebooks, profiles, overrides={"n_points": 500})
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        run.parse_overrides(["n_points"])
+    assert run.parse_overrides(["lr=1e-3", "root=/data/coco", "seeds=[0, 1]"]) == {
+        "lr": 1e-3, "root": "/data/coco", "seeds": [0, 1]}

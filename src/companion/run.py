@@ -85,8 +85,15 @@ def discover(notebooks_dir: Path | None = None) -> list[Path]:
     return sorted(found, key=lambda p: (p.stem == CLAIMS_NOTEBOOK, str(p)))
 
 
-def plan(profile: str, only: list[str] | None = None, notebooks_dir: Path | None = None, profiles_dir: Path | None = None) -> list[Job]:
-    """Validated jobs for ``profile``; raises ParameterError/ValueError before anything runs."""
+def plan(profile: str, only: list[str] | None = None, notebooks_dir: Path | None = None, profiles_dir: Path | None = None,
+         overrides: dict | None = None) -> list[Job]:
+    """Validated jobs for ``profile``; raises ParameterError/ValueError before anything runs.
+
+    ``overrides`` (parameter name to value) replace the profile's values in the ``only`` notebooks,
+    e.g. ``{"coco_root": "/data/coco"}`` for ``jcra/02_train_eval``.
+    """
+    if overrides and not only:
+        raise ValueError("--set needs --only (NOTEBOOK=... with make): say which notebook the values are for")
     notebooks_dir = notebooks_dir or paths.NOTEBOOKS_DIR
     per_notebook = profiles.load(profile, profiles_dir)
     notebooks = discover(notebooks_dir)
@@ -103,7 +110,7 @@ def plan(profile: str, only: list[str] | None = None, notebooks_dir: Path | None
         name = notebook_name(path, notebooks_dir)
         if only and name not in only:
             continue
-        values = {**per_notebook.get(name, {}), "profile": profile}
+        values = {**per_notebook.get(name, {}), **(overrides or {}), "profile": profile}
         params.validate(path, values)
         jobs.append(Job(name, path, profile, values, deps.library_files(path)))
     return jobs
@@ -283,15 +290,34 @@ def jobs_from_makeflags(makeflags: str | None) -> int:
     return int(match.group(1)) if match else 1
 
 
+def parse_overrides(items: list[str]) -> dict:
+    """``["coco_root=/data/coco", "seeds=[0, 1]"]`` -> ``{"coco_root": "/data/coco", "seeds": [0, 1]}``."""
+    overrides = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise ValueError(f"--set expects NAME=VALUE with a parameter name, got {item!r}")
+        value = yaml.safe_load(text) if text.strip() else ""
+        if isinstance(value, str):
+            try:
+                value = float(value)  # YAML 1.1 reads 1e-3 as a string
+            except ValueError:
+                pass
+        overrides[name.strip()] = text if value is None else value
+    return overrides
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m companion.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="default", help=f"one of {', '.join(profiles.available())}")
     parser.add_argument("--only", nargs="*", default=None, help="notebook names, e.g. multiwrite/02_latency")
     parser.add_argument("--jobs", type=int, default=None, help="notebooks run at once (default: make's -j, else 1)")
     parser.add_argument("--force", action="store_true", help="re-run even notebooks that are up to date")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a parameter of the --only notebooks (VALUE is read as YAML)")
     args = parser.parse_args(argv)
     try:
-        jobs = plan(args.profile, args.only)
+        jobs = plan(args.profile, args.only, overrides=parse_overrides(args.set))
     except (ValueError, params.ParameterError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

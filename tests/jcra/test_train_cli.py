@@ -69,3 +69,17 @@ def test_predict_without_ids_in_file_names_asks_for_annotations(tmp_path, capsys
 def test_train_needs_both_annotations_and_images(tmp_path):
     with pytest.raises(SystemExit):
         main(["train", "--config", "tiny", "--annotations", str(tmp_path / "a.json"), "--out", str(tmp_path)])
+
+
+def test_train_on_crowdpose_files_gives_a_14_keypoint_model(tmp_path):
+    root = pose_mini()
+    if root is None:
+        pytest.skip("../shared/data/pose-mini is absent")
+    run = tmp_path / "run"
+    assert main(["train", "--config", "tiny", "--annotations", str(root / "crowdpose" / "test_crowdpose.json"),
+                 "--images", str(root / "crowdpose"), "--out", str(run), "--steps", "1", "--batch-size", "2",
+                 "--no-progress"]) == 0
+    out = tmp_path / "dt.json"
+    assert main(["predict", "--checkpoint", str(run / "checkpoint.pt"), "--images", str(root / "crowdpose"),
+                 "--annotations", str(root / "crowdpose" / "test_crowdpose.json"), "--out", str(out)]) == 0
+    assert all(len(r["keypoints"]) == 3 * 14 for r in json.loads(out.read_text()))

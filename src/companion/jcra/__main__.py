@@ -38,17 +38,19 @@ def _add_train(subparsers) -> None:
 def _train(args: argparse.Namespace) -> int:
     import torch.distributed
 
-    from .data.coco import synthetic_paths
+    from .data.coco import load_annotations, synthetic_paths
     from .data.synthetic import ensure_split
     from .train import TrainParams, train
 
-    config = get_config(args.config)
     if (args.annotations is None) != (args.images is None):
         raise SystemExit("train: give both --annotations and --images, or neither (synthetic data)")
     if args.annotations is None:
+        config = get_config(args.config)
         annotations, images = synthetic_paths(ensure_split("train", {"image_size": config.input_size}))
     else:
         annotations, images = args.annotations, args.images
+        # the head follows the data: 17 joints for COCO files, 14 for CrowdPose files
+        config = get_config(args.config, num_keypoints=load_annotations(annotations).layout.num_keypoints)
     overrides = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
     params = TrainParams(**{k: v for k, v in overrides.items() if v is not None})
     train(config, annotations, images, args.out, params, resume=not args.no_resume, progress=not args.no_progress)
