@@ -159,10 +159,13 @@ def batch_indices(num_images: int, params: TrainParams, context: DistributedCont
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def _serialise(payload: dict) -> bytes:
+def write_payload(path: Path, payload: dict) -> Path:
+    """``torch.save`` ``payload`` to ``path`` atomically (serialised first, then renamed into place)."""
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    return buffer.getvalue()
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+    return path
 
 
 def save_checkpoint(path: Path, model: JCRA, optimizer: torch.optim.Optimizer | None, step: int,
@@ -176,9 +179,7 @@ def save_checkpoint(path: Path, model: JCRA, optimizer: torch.optim.Optimizer | 
         "step": int(step),
         "train_params": json.dumps(params.to_dict(), sort_keys=True) if params is not None else None,
     }
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(_serialise(payload))
-    return path
+    return write_payload(path, payload)
 
 
 def read_checkpoint(path: Path | str, expected: ModelConfig | None = None) -> dict:
@@ -217,22 +218,67 @@ def load_model(path: Path | str, expected: ModelConfig | None = None, device: to
 # ----------------------------------------------------------------------------- metrics
 
 
-def _read_metrics(path: Path, up_to_step: int) -> list[dict]:
+def read_metrics(path: Path, up_to_step: int) -> list[dict]:
+    """The rows of ``metrics.csv`` up to ``up_to_step`` (what a resumed run keeps)."""
     if not path.exists():
         return []
     with open(path, newline="", encoding="utf-8") as handle:
         return [row for row in csv.DictReader(handle) if int(row["step"]) <= up_to_step]
 
 
-def _write_metrics(path: Path, rows: list[dict]) -> None:
+def write_metrics(path: Path, rows: list[dict], fields: tuple[str, ...] = METRIC_FIELDS) -> None:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=METRIC_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     write_text(path, buffer.getvalue())
 
 
 # ----------------------------------------------------------------------------- the loop
+
+
+def training_dataset(annotation_file: Path | str, image_dir: Path | str, config: ModelConfig, params: TrainParams,
+                     who: str) -> CocoPoseDataset:
+    """The augmented training set for a model of ``config``; ``who`` names the model in the error
+    raised when the file's keypoint count is not the model's."""
+    dataset = CocoPoseDataset(annotation_file, image_dir,
+                              train_transforms(layout_for_num_keypoints(config.num_keypoints).flip_index, config.input_size,
+                                               params.rotation, params.scale, params.crop_min_fraction),
+                              seed=params.seed)
+    if dataset.layout.num_keypoints != config.num_keypoints:
+        raise ValueError(f"{annotation_file} has {dataset.layout.num_keypoints} keypoints per person but {who} "
+                         f"predicts {config.num_keypoints}")
+    return dataset
+
+
+def resume_from(payload: dict, model: torch.nn.Module, optimizer: torch.optim.Optimizer, params: TrainParams,
+                checkpoint_path: Path) -> int:
+    """Load a checkpoint payload into ``model`` and ``optimizer``; return the step it reached."""
+    if payload["train_params"] is not None and json.loads(payload["train_params"]) != params.to_dict():
+        raise ValueError(f"{checkpoint_path} was written with other training parameters; "
+                         f"use a new out_dir or resume=False")
+    model.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    return payload["step"]
+
+
+def mixed_precision(params: TrainParams, device: torch.device) -> tuple[bool, torch.dtype, torch.amp.GradScaler]:
+    """``(enabled, dtype, scaler)``: bfloat16 autocast where CUDA has it, float16 with loss scaling
+    elsewhere on CUDA, nothing on the CPU."""
+    use_amp = params.amp and device.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    return use_amp, amp_dtype, torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+
+
+def optimiser_step(loss: torch.Tensor, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                   scaler: torch.amp.GradScaler, clip_norm: float) -> None:
+    """Backward, unscale, clip all gradients to ``clip_norm`` and step."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    scaler.step(optimizer)
+    scaler.update()
 
 
 def _batch(dataset: CocoPoseDataset, indices: list[int], device: torch.device) -> tuple:
@@ -257,34 +303,19 @@ def train(config: ModelConfig, annotation_file: Path | str, image_dir: Path | st
     checkpoint_path, metrics_path = out_dir / "checkpoint.pt", out_dir / "metrics.csv"
     torch.manual_seed(params.seed)
 
-    dataset = CocoPoseDataset(annotation_file, image_dir,
-                              train_transforms(layout_for_num_keypoints(config.num_keypoints).flip_index, config.input_size,
-                                               params.rotation, params.scale, params.crop_min_fraction),
-                              seed=params.seed)
-    if dataset.layout.num_keypoints != config.num_keypoints:
-        raise ValueError(f"{annotation_file} has {dataset.layout.num_keypoints} keypoints per person but config "
-                         f"{config.name!r} predicts {config.num_keypoints}")
+    dataset = training_dataset(annotation_file, image_dir, config, params, f"config {config.name!r}")
     model = JCRA(config).to(device)
     criterion = SetCriterion(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
-    start_step = 0
-    if resume and checkpoint_path.exists():
-        payload = read_checkpoint(checkpoint_path, config)
-        if payload["train_params"] is not None and json.loads(payload["train_params"]) != params.to_dict():
-            raise ValueError(f"{checkpoint_path} was written with other training parameters; "
-                             f"use a new out_dir or resume=False")
-        model.load_state_dict(payload["model"])
-        optimizer.load_state_dict(payload["optimizer"])
-        start_step = payload["step"]
-    rows = _read_metrics(metrics_path, start_step) if start_step else []
+    start_step = resume_from(read_checkpoint(checkpoint_path, config), model, optimizer, params, checkpoint_path) \
+        if resume and checkpoint_path.exists() else 0
+    rows = read_metrics(metrics_path, start_step) if start_step else []
 
     trained = model
     if context.world_size > 1:
         trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
                                           find_unused_parameters=not config.loss.encoder_loss)
-    use_amp = params.amp and device.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    use_amp, amp_dtype, scaler = mixed_precision(params, device)
     trained.train()
 
     bar = tqdm(total=params.steps, initial=start_step, desc=f"train {config.name}", unit="step",
@@ -300,12 +331,7 @@ def train(config: ModelConfig, annotation_file: Path | str, image_dir: Path | st
         with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
             outputs = trained(images, pad_mask)
         losses = criterion(outputs, targets)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(losses["loss"]).backward()
-        scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), params.clip_norm)
-        scaler.step(optimizer)
-        scaler.update()
+        optimiser_step(losses["loss"], model, optimizer, scaler, params.clip_norm)
         window_images += len(indices) * context.world_size
         done = step + 1
         if done % params.log_every == 0 or done == params.steps:
@@ -319,7 +345,7 @@ def train(config: ModelConfig, annotation_file: Path | str, image_dir: Path | st
         bar.update(1)
         if context.is_main and (done % params.checkpoint_every == 0 or done == params.steps):
             save_checkpoint(checkpoint_path, model, optimizer, done, params)
-            _write_metrics(metrics_path, rows)
+            write_metrics(metrics_path, rows)
     bar.close()
     if context.world_size > 1:
         # DDP keeps parameters equal; BatchNorm statistics of each rank's last batch differ, so
@@ -369,19 +395,27 @@ def ensure_trained(config_name: str | ModelConfig, data_params: dict | None = No
     config = get_config(config_name) if isinstance(config_name, str) else config_name
     params = train_params if isinstance(train_params, TrainParams) else TrainParams.from_dict(train_params)
     directory = trained_dir(config, data_params, params)
+
+    def run() -> None:
+        annotation_file, image_dir = synthetic_paths(_train_split(config, data_params))
+        train(config, annotation_file, image_dir, directory, params, resume=True, progress=progress)
+
+    return train_once(directory, run, {"config": config.to_dict(), "data_params": _data_params(config, data_params),
+                                       "train_params": params.to_dict(), "code_hash": code_hash()})
+
+
+def train_once(directory: Path, run, meta: dict) -> Path:
+    """``directory/checkpoint.pt``, calling ``run()`` to train it unless ``directory/meta.json`` says
+    it is done. Concurrent callers wait on a file lock; an interrupted run resumes next time."""
     done_marker = directory / "meta.json"
-    if done_marker.exists():
-        return directory / "checkpoint.pt"
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory.parent / f".{directory.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not done_marker.exists():
-            annotation_file, image_dir = synthetic_paths(_train_split(config, data_params))
-            started = time.perf_counter()
-            train(config, annotation_file, image_dir, directory, params, resume=True, progress=progress)
-            meta = {"config": config.to_dict(), "data_params": _data_params(config, data_params),
-                    "train_params": params.to_dict(), "code_hash": code_hash(),
-                    "train_seconds_last_session": round(time.perf_counter() - started, 1),
-                    "torch_threads": torch.get_num_threads()}
-            write_text(done_marker, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    if not done_marker.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        with open(directory.parent / f".{directory.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not done_marker.exists():
+                started = time.perf_counter()
+                run()
+                meta = {**meta, "train_seconds_last_session": round(time.perf_counter() - started, 1),
+                        "torch_threads": torch.get_num_threads()}
+                write_text(done_marker, json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return directory / "checkpoint.pt"

@@ -12,7 +12,7 @@ def duplicates(unicast_max_dup: dict[str, int], ring_max_dup: int | None = None)
     if not duplicated:
         return "not reproduced", "no unicast algorithm carried a payload byte twice on any link"
     worst = max(duplicated, key=duplicated.get)
-    ring = f"; the ring carries each byte once per link but needs N-1 steps" if ring_max_dup == 1 else ""
+    ring = "; the ring carries each byte once per link but needs N-1 steps" if ring_max_dup == 1 else ""
     return "reproduced", f"unicast {', '.join(sorted(duplicated))} repeat payload on shared links (up to {duplicated[worst]}x, {worst}){ring}"
 
 

@@ -9,27 +9,23 @@ keyed by config, training data, parameters and code, trained only when missing. 
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import fcntl
-import io
 import json
 import time
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the text bar: notebooks here have no ipywidgets
 
 from ... import paths
-from ...atomic import atomic_path, write_text
 from ...hashing import sha256_files, sha256_json
 from .. import recipes
 from ..config import ModelConfig, get_config
-from ..data.coco import CocoPoseDataset, collate, synthetic_paths
-from ..data.skeleton import layout_for_num_keypoints
+from ..data.coco import collate, synthetic_paths
 from ..data.synthetic import ensure_split
-from ..data.transforms import train_transforms
-from ..train import DistributedContext, TrainParams, batch_indices, default_device, learning_rate_factor
+from ..train import (DistributedContext, TrainParams, batch_indices, default_device, learning_rate_factor,
+                     mixed_precision, optimiser_step, read_metrics, resume_from, train_once, training_dataset,
+                     write_metrics, write_payload)
 from .loss import associative_embedding_loss
 from .model import AssociativeEmbedding, BottomUpConfig
 from .targets import BottomUpTargets, build_targets
@@ -44,11 +40,7 @@ def save_checkpoint(path: Path, model: AssociativeEmbedding, optimizer: torch.op
     payload = {"format": CHECKPOINT_FORMAT, "config": model.config.key(), "model": model.state_dict(),
                "optimizer": optimizer.state_dict() if optimizer is not None else None, "step": int(step),
                "train_params": json.dumps(params.to_dict(), sort_keys=True) if params is not None else None}
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(buffer.getvalue())
-    return path
+    return write_payload(path, payload)
 
 
 def read_checkpoint(path: Path | str, expected: BottomUpConfig | None = None) -> dict:
@@ -75,21 +67,6 @@ def load_model(path: Path | str, expected: BottomUpConfig | None = None,
     return model.to(device).eval()
 
 
-def _write_metrics(path: Path, rows: list[dict]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=METRIC_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(path, buffer.getvalue())
-
-
-def _read_metrics(path: Path, up_to_step: int) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as handle:
-        return [row for row in csv.DictReader(handle) if int(row["step"]) <= up_to_step]
-
-
 def train(config: BottomUpConfig, annotation_file: Path | str, image_dir: Path | str, out_dir: Path | str,
           params: TrainParams = TrainParams(), resume: bool = True, progress: bool = True,
           device: torch.device | str | None = None) -> Path:
@@ -103,29 +80,13 @@ def train(config: BottomUpConfig, annotation_file: Path | str, image_dir: Path |
     out_dir = Path(out_dir)
     checkpoint_path, metrics_path = out_dir / "checkpoint.pt", out_dir / "metrics.csv"
     torch.manual_seed(params.seed)
-    num_keypoints, input_size = config.model.num_keypoints, config.model.input_size
-    dataset = CocoPoseDataset(annotation_file, image_dir,
-                              train_transforms(layout_for_num_keypoints(num_keypoints).flip_index, input_size,
-                                               params.rotation, params.scale, params.crop_min_fraction),
-                              seed=params.seed)
-    if dataset.layout.num_keypoints != num_keypoints:
-        raise ValueError(f"{annotation_file} has {dataset.layout.num_keypoints} keypoints per person but the "
-                         f"baseline predicts {num_keypoints}")
+    dataset = training_dataset(annotation_file, image_dir, config.model, params, "the baseline")
     model = AssociativeEmbedding(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
-    start_step = 0
-    if resume and checkpoint_path.exists():
-        payload = read_checkpoint(checkpoint_path, config)
-        if payload["train_params"] is not None and json.loads(payload["train_params"]) != params.to_dict():
-            raise ValueError(f"{checkpoint_path} was written with other training parameters; "
-                             f"use a new out_dir or resume=False")
-        model.load_state_dict(payload["model"])
-        optimizer.load_state_dict(payload["optimizer"])
-        start_step = payload["step"]
-    rows = _read_metrics(metrics_path, start_step) if start_step else []
-    use_amp = params.amp and device.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    start_step = resume_from(read_checkpoint(checkpoint_path, config), model, optimizer, params, checkpoint_path) \
+        if resume and checkpoint_path.exists() else 0
+    rows = read_metrics(metrics_path, start_step) if start_step else []
+    use_amp, amp_dtype, scaler = mixed_precision(params, device)
     model.train()
 
     bar = tqdm(total=params.steps, initial=start_step, desc=f"train {config.name}", unit="step",
@@ -144,12 +105,7 @@ def train(config: BottomUpConfig, annotation_file: Path | str, image_dir: Path |
         outputs = {k: v.float() for k, v in outputs.items()}
         losses = associative_embedding_loss(outputs, stride_targets[0],
                                             stride_targets[1] if len(stride_targets) > 1 else None, config.loss)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(losses["total"]).backward()
-        scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), params.clip_norm)
-        scaler.step(optimizer)
-        scaler.update()
+        optimiser_step(losses["total"], model, optimizer, scaler, params.clip_norm)
         window_images += len(indices)
         done = step + 1
         if done % params.log_every == 0 or done == params.steps:
@@ -164,7 +120,7 @@ def train(config: BottomUpConfig, annotation_file: Path | str, image_dir: Path |
         bar.update(1)
         if done % params.checkpoint_every == 0 or done == params.steps:
             save_checkpoint(checkpoint_path, model, optimizer, done, params)
-            _write_metrics(metrics_path, rows)
+            write_metrics(metrics_path, rows, METRIC_FIELDS)
     bar.close()
     if start_step >= params.steps and not checkpoint_path.exists():
         save_checkpoint(checkpoint_path, model, optimizer, start_step, params)
@@ -222,19 +178,10 @@ def ensure_trained(config: str | BottomUpConfig = "small", data_params: dict | N
     config = make_config(config) if isinstance(config, str) else config
     params = train_params if isinstance(train_params, TrainParams) else TrainParams.from_dict(train_params)
     directory = trained_dir(config, data_params, params)
-    done_marker = directory / "meta.json"
-    if done_marker.exists():
-        return directory / "checkpoint.pt"
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory.parent / f".{directory.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not done_marker.exists():
-            annotation_file, image_dir = synthetic_paths(ensure_split("train", _data_params(config, data_params)))
-            started = time.perf_counter()
-            train(config, annotation_file, image_dir, directory, params, resume=True, progress=progress)
-            meta = {"config": config.to_dict(), "data_params": _data_params(config, data_params),
-                    "train_params": params.to_dict(), "code_hash": code_hash(),
-                    "train_seconds_last_session": round(time.perf_counter() - started, 1),
-                    "torch_threads": torch.get_num_threads()}
-            write_text(done_marker, json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    return directory / "checkpoint.pt"
+
+    def run() -> None:
+        annotation_file, image_dir = synthetic_paths(ensure_split("train", _data_params(config, data_params)))
+        train(config, annotation_file, image_dir, directory, params, resume=True, progress=progress)
+
+    return train_once(directory, run, {"config": config.to_dict(), "data_params": _data_params(config, data_params),
+                                       "train_params": params.to_dict(), "code_hash": code_hash()})
