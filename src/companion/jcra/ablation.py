@@ -100,5 +100,7 @@ def symmetric_verdict(summary: pd.DataFrame) -> tuple[str, str]:
     if gap > 0:
         return "partly", (f"symmetric {label} has the best mean AP ({sym.AP_mean:.3f}) but only {gap:.3f} above "
                           f"{other}, within the seed spread ({spread:.3f})")
+    beyond = "more than" if -gap > spread else "within"
     return "not reproduced", (f"asymmetric {other} reaches AP {best_other.AP_mean:.3f}, not below the symmetric "
-                              f"{label} ({sym.AP_mean:.3f}), at equal total depth")
+                              f"{label} ({sym.AP_mean:.3f}), at equal total depth ({beyond} the seed spread "
+                              f"{spread:.3f})")
