@@ -47,7 +47,7 @@ METHOD_COLORS = {
 
 VERDICT_COLORS = {
     "reproduced": "#2ca02c",
-    "partly": "#bcbd22",
+    "partly": "#a86b00",  # dark amber: white text stays readable on it
     "not reproduced": "#d62728",
     "not measurable here": "#7f7f7f",
     "pending": "#c7c7c7",
