@@ -7,12 +7,11 @@ changed, and every trained variant is a cached build artifact like the main mode
 
 from __future__ import annotations
 
-import statistics
-import time
-
+import numpy as np
 import pandas as pd
 import torch
 
+from .bench import Case, Runner, interleaved_timing
 from .model import JCRA
 from .predict import evaluate
 from .recipes import get_recipe, profile_checkpoint, split_paths
@@ -26,25 +25,20 @@ def depth_splits(total_depth: int) -> list[tuple[int, int]]:
     return [(encoder, total_depth - encoder) for encoder in range(1, total_depth)]
 
 
-@torch.no_grad()
 def interleaved_latency_ms(models: dict[str, JCRA], input_size: int, repeats: int = 20,
                            warmup: int = 3) -> dict[str, float]:
     """Median milliseconds of one forward pass on one ``input_size`` square image, per model.
 
-    The models take turns (one pass each per round), so a slow spell of the machine hits all of
-    them alike instead of whichever happened to be timed then.
+    The models take turns through :func:`bench.interleaved_timing` (one pass each per round), so a
+    slow spell of the machine hits all of them alike instead of whichever happened to be timed then.
     """
-    image = torch.randn(1, 3, input_size, input_size)
-    timings: dict[str, list[float]] = {name: [] for name in models}
     for model in models.values():
         model.eval()
-    for round_index in range(warmup + repeats):
-        for name, model in models.items():
-            start = time.perf_counter()
-            model(image)
-            if round_index >= warmup:
-                timings[name].append(1000 * (time.perf_counter() - start))
-    return {name: statistics.median(values) for name, values in timings.items()}
+    case = Case(torch.randn(1, 3, input_size, input_size), {}, np.zeros((0, 0, 3)))
+    runners = [Runner(name, lambda image, _case, model=model: model(image), lambda outputs, meta: [], len)
+               for name, model in models.items()]
+    timings = interleaved_timing(runners, [case], warmup, repeats)
+    return timings.groupby("runner")["network_ms"].median().to_dict()
 
 
 def symmetric_ablation(profile: str, total_depth: int, seeds: list[int], train_steps: int,
