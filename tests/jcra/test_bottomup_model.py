@@ -119,6 +119,9 @@ def test_checkpoint_errors_name_the_file(tmp_path):
     torch.save({"format": "other"}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="other.pt"):
         train.read_checkpoint(tmp_path / "other.pt")
+    (tmp_path / "truncated.pt").write_bytes(b"not a zip archive")
+    with pytest.raises(ValueError, match="truncated.pt is not a readable torch checkpoint"):
+        train.read_checkpoint(tmp_path / "truncated.pt")
 
 
 def test_ensure_trained_caches_under_build(tmp_path, monkeypatch, tiny_config):

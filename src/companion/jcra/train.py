@@ -182,20 +182,27 @@ def save_checkpoint(path: Path, model: JCRA, optimizer: torch.optim.Optimizer | 
     return write_payload(path, payload)
 
 
+def read_payload(path: Path, checkpoint_format: str, what: str) -> dict:
+    """``torch.load`` ``path`` with ``weights_only=True`` and check it is a ``checkpoint_format`` payload;
+    a missing, unreadable or foreign file raises an error naming ``path`` and ``what`` was expected."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as error:
+        raise ValueError(f"{path} is not a readable torch checkpoint: {error}") from error
+    if not isinstance(payload, dict) or payload.get("format") != checkpoint_format:
+        raise ValueError(f"{path} is not a {what} (expected format {checkpoint_format!r})")
+    return payload
+
+
 def read_checkpoint(path: Path | str, expected: ModelConfig | None = None) -> dict:
     """Load a checkpoint with ``weights_only=True`` and check it belongs to ``expected``.
 
     Returns the payload with ``config`` turned into a ``ModelConfig``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError) as error:
-        raise ValueError(f"{path} is not a readable torch checkpoint: {error}") from error
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a companion.jcra checkpoint (expected format {CHECKPOINT_FORMAT!r})")
+    payload = read_payload(path, CHECKPOINT_FORMAT, "companion.jcra checkpoint")
     config = ModelConfig.from_dict(json.loads(payload["config"]))
     if expected is not None and config != expected:
         mine, theirs = config.to_dict(), expected.to_dict()
@@ -241,10 +248,9 @@ def training_dataset(annotation_file: Path | str, image_dir: Path | str, config:
                      who: str) -> CocoPoseDataset:
     """The augmented training set for a model of ``config``; ``who`` names the model in the error
     raised when the file's keypoint count is not the model's."""
-    dataset = CocoPoseDataset(annotation_file, image_dir,
-                              train_transforms(layout_for_num_keypoints(config.num_keypoints).flip_index, config.input_size,
-                                               params.rotation, params.scale, params.crop_min_fraction),
-                              seed=params.seed)
+    flip_index = layout_for_num_keypoints(config.num_keypoints).flip_index
+    transforms = train_transforms(flip_index, config.input_size, params.rotation, params.scale, params.crop_min_fraction)
+    dataset = CocoPoseDataset(annotation_file, image_dir, transforms, seed=params.seed)
     if dataset.layout.num_keypoints != config.num_keypoints:
         raise ValueError(f"{annotation_file} has {dataset.layout.num_keypoints} keypoints per person but {who} "
                          f"predicts {config.num_keypoints}")

@@ -24,8 +24,8 @@ from ..config import ModelConfig, get_config
 from ..data.coco import collate, synthetic_paths
 from ..data.synthetic import ensure_split
 from ..train import (DistributedContext, TrainParams, batch_indices, default_device, learning_rate_factor,
-                     mixed_precision, optimiser_step, read_metrics, resume_from, train_once, training_dataset,
-                     write_metrics, write_payload)
+                     mixed_precision, optimiser_step, read_metrics, read_payload, resume_from, train_once,
+                     training_dataset, write_metrics, write_payload)
 from .loss import associative_embedding_loss
 from .model import AssociativeEmbedding, BottomUpConfig
 from .targets import BottomUpTargets, build_targets
@@ -45,12 +45,7 @@ def save_checkpoint(path: Path, model: AssociativeEmbedding, optimizer: torch.op
 
 def read_checkpoint(path: Path | str, expected: BottomUpConfig | None = None) -> dict:
     """Load a baseline checkpoint (``weights_only``); ``config`` becomes a ``BottomUpConfig``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"bottom-up checkpoint not found: {path}")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a bottom-up baseline checkpoint (expected format {CHECKPOINT_FORMAT!r})")
+    payload = read_payload(Path(path), CHECKPOINT_FORMAT, "bottom-up baseline checkpoint")
     config = BottomUpConfig.from_dict(json.loads(payload["config"]))
     if expected is not None and config != expected:
         raise ValueError(f"checkpoint {path} holds config {config.key()}, not the requested {expected.key()}")
