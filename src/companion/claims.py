@@ -21,10 +21,57 @@ from companion import paths
 if TYPE_CHECKING:
     import pandas as pd
 
-VERDICTS = ("reproduced", "partly", "not reproduced", "not measurable here")
+OUTCOMES = ("reproduced", "partly", "not reproduced", "inconclusive", "by design", "not measurable here")
 PENDING = "pending"
+PROFILE_ORDER = ("smoke", "default", "full")  # a run counts as evidence from its claim's `evidence` profile up
 RECORDS_FILE = "claims.json"
-REGISTRY_FIELDS = {"paper", "statement", "reported_value", "reported_unit", "notebook", "also", "source"}
+REGISTRY_FIELDS = {"paper", "statement", "reported_value", "reported_unit", "notebook", "also", "source", "test",
+                   "readings", "grid"}
+TEST_FIELDS = ("measure", "rule", "why", "baseline", "evidence")
+
+
+def no_evidence(profile: str) -> str:
+    """The verdict of a run below its claim's evidence profile, e.g. ``'not evidence (smoke)'``."""
+    return f"not evidence ({profile})"
+
+
+def counts_as_evidence(profile: str, evidence: str) -> bool:
+    """Is a run in ``profile`` at or above the claim's lowest evidence profile?"""
+    if profile not in PROFILE_ORDER:
+        return False
+    return PROFILE_ORDER.index(profile) >= PROFILE_ORDER.index(evidence)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a rule function (a wing's ``verdicts.py``) decides: an outcome and a one-line reason.
+
+    ``design`` is required for ``by design``: it names the code that makes the property hold (the
+    reason then gives the measured check showing that code is not broken).
+    """
+
+    outcome: str
+    reason: str
+    design: str = ""
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"verdict outcome must be one of {OUTCOMES}, got {self.outcome!r}")
+        if not self.reason.strip() or "\n" in self.reason.strip():
+            raise ValueError(f"verdict reason must be one non-empty line, got {self.reason!r}")
+        if (self.outcome == "by design") != bool(self.design):
+            raise ValueError("a 'by design' verdict names the code that makes it so in `design` (and only it does)")
+
+
+@dataclass(frozen=True)
+class ClaimTest:
+    """A claim's test, declared before anything is measured (``test:`` in ``data/claims.yaml``)."""
+
+    measure: str
+    rule: str
+    why: str
+    baseline: str
+    evidence: str
 
 
 @dataclass(frozen=True)
@@ -39,6 +86,9 @@ class Claim:
     reported_unit: str | None = None
     source: str | None = None
     also: tuple[str, ...] = ()
+    test: ClaimTest | None = None
+    readings: dict[str, float] = field(default_factory=dict)
+    grid: dict[str, Any] = field(default_factory=dict)
 
     @property
     def notebooks(self) -> tuple[str, ...]:
@@ -57,17 +107,26 @@ class ClaimRecord:
     unit: str | None = None
     conditions: dict[str, Any] = field(default_factory=dict)
     figure: str | None = None
+    rule_outcome: str | None = None
+    design: str = ""
 
     def validate(self, registry: dict[str, Claim]) -> None:
         if self.claim_id not in registry:
             raise ValueError(f"unknown claim id {self.claim_id!r}; known ids: {', '.join(sorted(registry))}")
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"claim {self.claim_id}: verdict must be one of {VERDICTS}, got {self.verdict!r}")
+        if self.verdict not in OUTCOMES and not self.verdict.startswith("not evidence ("):
+            raise ValueError(f"claim {self.claim_id}: verdict must be one of {OUTCOMES} or 'not evidence (<profile>)', "
+                             f"got {self.verdict!r}")
         if not self.reason or "\n" in self.reason.strip():
             raise ValueError(f"claim {self.claim_id}: reason must be one non-empty line")
         for name, value in self.measured.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"claim {self.claim_id}: measured[{name!r}] must be a finite number, got {value!r}")
+        for name in self.measured:
+            if name.endswith("_ci_low"):
+                base = name[: -len("_ci_low")]
+                high = self.measured.get(f"{base}_ci_high")
+                if high is None or not self.measured[name] <= high:
+                    raise ValueError(f"claim {self.claim_id}: {name} needs a {base}_ci_high at or above it")
 
 
 def load_registry(path: Path | None = None) -> dict[str, Claim]:
@@ -89,8 +148,24 @@ def load_registry(path: Path | None = None) -> dict[str, Claim]:
             raise ValueError(f"{path}: claim {claim_id!r}: unknown fields {sorted(unknown)}, missing {sorted(missing)}")
         fields = dict(fields)
         fields["also"] = tuple(fields.get("also") or ())
+        if "test" in fields:
+            fields["test"] = _load_test(path, claim_id, fields["test"])
+        fields["readings"] = dict(fields.get("readings") or {})
+        fields["grid"] = dict(fields.get("grid") or {})
         registry[claim_id] = Claim(id=claim_id, **fields)
     return registry
+
+
+def _load_test(path: Path, claim_id: str, raw: Any) -> ClaimTest:
+    if not isinstance(raw, dict) or set(raw) != set(TEST_FIELDS):
+        got = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
+        raise ValueError(f"{path}: claim {claim_id!r}: `test` must have exactly the keys {list(TEST_FIELDS)}, got {got}")
+    if raw["evidence"] not in PROFILE_ORDER[1:]:
+        raise ValueError(f"{path}: claim {claim_id!r}: test.evidence must be 'default' or 'full', got {raw['evidence']!r}")
+    for key in TEST_FIELDS:
+        if not isinstance(raw[key], str) or not raw[key].strip():
+            raise ValueError(f"{path}: claim {claim_id!r}: test.{key} must be non-empty text")
+    return ClaimTest(**{key: " ".join(raw[key].split()) for key in TEST_FIELDS})
 
 
 def write_records(path: Path, records: dict[str, ClaimRecord]) -> None:

@@ -3,7 +3,7 @@
     out = Outputs("multiwrite/01_duplicates")
     out.figure(fig, "per_link_bytes", data=frame)   # PNG + PDF + CSV
     out.table(frame, "summary")                     # CSV + Markdown
-    out.record_claim("mw.duplicates", verdict="reproduced", ...)
+    out.record_claim("mw.duplicates", verdicts.duplicates(...), measured=...)
 
 Files go to ``<output root>/<notebook name>/``; the output root is ``figures/`` when a notebook
 runs by hand and a staging folder when ``make figures`` runs it (the runner publishes the folder
@@ -74,27 +74,43 @@ class Outputs:
     def record_claim(
         self,
         claim_id: str,
+        decision: claims.Verdict | None = None,
         *,
-        verdict: str,
-        reason: str,
         measured: dict[str, float] | None = None,
         unit: str | None = None,
         conditions: dict[str, Any] | None = None,
         figure: str | None = None,
+        verdict: str | None = None,  # TRANSITIONAL: removed once every notebook passes a Verdict
+        reason: str | None = None,  # TRANSITIONAL
     ) -> claims.ClaimRecord:
-        """Record this notebook's verdict on a registered claim (replaces its earlier record)."""
+        """Record this notebook's verdict on a registered claim (replaces its earlier record).
+
+        ``decision`` comes from a rule function in a wing's ``verdicts.py``. A run below the claim's
+        declared evidence profile (every smoke run) is recorded as ``not evidence (<profile>)``,
+        with the rule's outcome kept in ``rule_outcome``.
+        """
+        if decision is None:
+            decision = claims.Verdict(verdict or "", reason or "")
+        registry = claims.load_registry()
+        if claim_id not in registry:
+            raise ValueError(f"unknown claim id {claim_id!r}; known ids: {', '.join(sorted(registry))}")
+        test = registry[claim_id].test
+        evidence = test.evidence if test else "default"
         conditions = {"profile": self.profile, "hardware": hardware.describe(), **(conditions or {})}
+        counts = claims.counts_as_evidence(self.profile, evidence)
         record = claims.ClaimRecord(
             claim_id=claim_id,
-            verdict=verdict,
-            reason=reason.strip(),
+            verdict=decision.outcome if counts else claims.no_evidence(self.profile),
+            reason=decision.reason.strip(),
             notebook=self.notebook,
             measured={k: float(v) for k, v in (measured or {}).items()},
             unit=unit,
             conditions=conditions,
             figure=figure,
+            rule_outcome=decision.outcome,
+            design=decision.design,
         )
-        record.validate(claims.load_registry())
+        record.validate(registry)
         if figure is not None and not (self.dir / f"{figure}.png").exists():
             raise ValueError(f"claim {claim_id}: figure {figure!r} has not been saved by this notebook yet")
         path = self.dir / claims.RECORDS_FILE

@@ -7,7 +7,7 @@ import textwrap
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from companion.claims import PENDING, VERDICTS
+from companion.claims import OUTCOMES, PENDING
 from companion.style import VERDICT_COLORS
 from companion.tables import to_markdown
 
@@ -15,7 +15,7 @@ from companion.tables import to_markdown
 def verdict_counts(board: pd.DataFrame) -> dict[str, int]:
     """Number of claims per verdict, every verdict listed (zeros included), pending last."""
     counts = board["verdict"].value_counts()
-    return {verdict: int(counts.get(verdict, 0)) for verdict in (*VERDICTS, PENDING)}
+    return {verdict: int(counts.get(verdict, 0)) for verdict in (*OUTCOMES, PENDING)}
 
 
 def markdown(board: pd.DataFrame) -> str:

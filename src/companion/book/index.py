@@ -9,7 +9,7 @@ from mistune.renderers.html import HTMLRenderer
 
 from companion.book.contents import BookContents
 from companion.book.pages import BOOK_CSS, badge
-from companion.claims import PENDING, VERDICTS
+from companion.claims import OUTCOMES, PENDING
 
 _environment = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 _environment.filters["badge"] = lambda verdict: Markup(badge(verdict))
@@ -83,7 +83,7 @@ class _FiguresLinks(HTMLRenderer):
 
 def _counts(contents: BookContents) -> str:
     counts = contents.board["verdict"].value_counts()
-    return ", ".join(f"{int(counts[v])} {v}" for v in (*VERDICTS, PENDING) if v in counts)
+    return ", ".join(f"{int(counts[v])} {v}" for v in (*OUTCOMES, PENDING) if v in counts)
 
 
 def render_index(contents: BookContents) -> str:
