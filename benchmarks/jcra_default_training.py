@@ -42,11 +42,22 @@ def run(profile: str, work: Path) -> dict:
     load_during = os.getloadavg()[2]  # 15-minute average: covers most of the run
     val_annotations, val_images = split_paths(profile, "val")
     stats, _ = evaluate(model.eval(), val_annotations, val_images)
-    return {"profile": profile, "config": config.name, "train_params": recipe.train_params().to_dict(),
-            "train_minutes": round(minutes, 2), "AP": stats["AP"], "AP50": stats["AP50"], "AP75": stats["AP75"],
-            "AR": stats["AR"], "target_minutes": TARGET_MINUTES, "target_AP": TARGET_AP,
-            "load_average_1min_before": load_before, "load_average_15min_at_end": load_during,
-            "torch_threads": torch.get_num_threads(), "hardware": describe()}
+    return {
+        "profile": profile,
+        "config": config.name,
+        "train_params": recipe.train_params().to_dict(),
+        "train_minutes": round(minutes, 2),
+        "AP": stats["AP"],
+        "AP50": stats["AP50"],
+        "AP75": stats["AP75"],
+        "AR": stats["AR"],
+        "target_minutes": TARGET_MINUTES,
+        "target_AP": TARGET_AP,
+        "load_average_1min_before": load_before,
+        "load_average_15min_at_end": load_during,
+        "torch_threads": torch.get_num_threads(),
+        "hardware": describe(),
+    }
 
 
 def main() -> int:
@@ -59,9 +70,11 @@ def main() -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"{args.profile}: trained {report['config']} in {report['train_minutes']:.1f} min "
-              f"(load average {report['load_average_15min_at_end']:.1f} on {describe()}); "
-              f"synthetic val AP {report['AP']:.3f} (AP50 {report['AP50']:.3f}, AP75 {report['AP75']:.3f})")
+        print(
+            f"{args.profile}: trained {report['config']} in {report['train_minutes']:.1f} min "
+            f"(load average {report['load_average_15min_at_end']:.1f} on {describe()}); "
+            f"synthetic val AP {report['AP']:.3f} (AP50 {report['AP50']:.3f}, AP75 {report['AP75']:.3f})"
+        )
     reached = report["AP"] >= TARGET_AP and report["train_minutes"] <= TARGET_MINUTES
     return 0 if reached or args.profile == "smoke" else 1
 

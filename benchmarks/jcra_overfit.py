@@ -31,16 +31,35 @@ TARGET_AP = 0.90
 def overfit(steps: int, seed: int, image_size: int, work: Path) -> dict:
     annotations, images = synthetic_paths(generate(work / "data", n_images=4, seed=seed, image_size=image_size).parent)
     config = get_config("small", input_size=image_size)
-    params = TrainParams(steps=steps, batch_size=4, warmup_steps=20, checkpoint_every=steps, rotation=0.0,
-                         scale=(1.0, 1.0), crop_min_fraction=1.0, seed=seed)
+    params = TrainParams(
+        steps=steps,
+        batch_size=4,
+        warmup_steps=20,
+        checkpoint_every=steps,
+        rotation=0.0,
+        scale=(1.0, 1.0),
+        crop_min_fraction=1.0,
+        seed=seed,
+    )
     started = time.perf_counter()
     model = train(config, annotations, images, work / "run", params, progress=True)
     seconds = time.perf_counter() - started
     stats, _ = evaluate(model.eval(), annotations, images)
-    return {"steps": steps, "images": 4, "image_size": image_size, "train_seconds": round(seconds, 1),
-            "AP": stats["AP"], "AP50": stats["AP50"], "AP75": stats["AP75"], "AR": stats["AR"],
-            "target_AP": TARGET_AP, "reached": stats["AP"] >= TARGET_AP, "torch_threads": torch.get_num_threads(),
-            "load_average_1min_at_end": os.getloadavg()[0], "hardware": describe()}
+    return {
+        "steps": steps,
+        "images": 4,
+        "image_size": image_size,
+        "train_seconds": round(seconds, 1),
+        "AP": stats["AP"],
+        "AP50": stats["AP50"],
+        "AP75": stats["AP75"],
+        "AR": stats["AR"],
+        "target_AP": TARGET_AP,
+        "reached": stats["AP"] >= TARGET_AP,
+        "torch_threads": torch.get_num_threads(),
+        "load_average_1min_at_end": os.getloadavg()[0],
+        "hardware": describe(),
+    }
 
 
 def main() -> int:
@@ -55,9 +74,11 @@ def main() -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"overfit 4 images, {report['steps']} steps in {report['train_seconds']:.0f} s: "
-              f"AP {report['AP']:.3f} (AP50 {report['AP50']:.3f}, AP75 {report['AP75']:.3f}); "
-              f"target {TARGET_AP}: {'reached' if report['reached'] else 'NOT reached'}")
+        print(
+            f"overfit 4 images, {report['steps']} steps in {report['train_seconds']:.0f} s: "
+            f"AP {report['AP']:.3f} (AP50 {report['AP50']:.3f}, AP75 {report['AP75']:.3f}); "
+            f"target {TARGET_AP}: {'reached' if report['reached'] else 'NOT reached'}"
+        )
     return 0 if report["reached"] else 1
 
 

@@ -8,7 +8,9 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 
-def write_notebook(path: Path, parameters: str, body: list[str], tags_per_cell: dict[int, list[str]] | None = None) -> Path:
+def write_notebook(
+    path: Path, parameters: str, body: list[str], tags_per_cell: dict[int, list[str]] | None = None
+) -> Path:
     """A notebook with a markdown header, a parameters cell and the given code cells."""
     notebook = new_notebook()
     notebook.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}

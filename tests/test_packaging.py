@@ -23,12 +23,16 @@ def _pins(lines):
 
 def test_pyproject_pins_exactly_and_agrees_with_the_lock():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = _pins(project["dependencies"] + [d for extra in project["optional-dependencies"].values() for d in extra])
+    declared = _pins(
+        project["dependencies"] + [d for extra in project["optional-dependencies"].values() for d in extra]
+    )
     locked = _pins((ROOT / "requirements.lock").read_text().splitlines())
     assert declared["torch"] == "2.13.0"
     assert "torchvision" not in declared and "torchvision" not in locked
     for name, version in declared.items():
-        assert locked.get(name) == version, f"{name}: pyproject says {version}, requirements.lock says {locked.get(name)}"
+        assert locked.get(name) == version, (
+            f"{name}: pyproject says {version}, requirements.lock says {locked.get(name)}"
+        )
     assert project["requires-python"] == "==3.11.*"
 
 
@@ -38,7 +42,9 @@ def test_environment_yml_delegates_to_the_same_pip_requirements():
     assert "python=3.11" in dependencies
     pip_section = next(d["pip"] for d in dependencies if isinstance(d, dict))
     assert pip_section == ["-r requirements.lock", "-e ."]
-    assert all(not isinstance(d, str) or d.split("=")[0] in {"python", "pip"} for d in dependencies), "conda packages would drift from the lock"
+    assert all(not isinstance(d, str) or d.split("=")[0] in {"python", "pip"} for d in dependencies), (
+        "conda packages would drift from the lock"
+    )
 
 
 def test_ci_runs_make_test_and_nothing_else():

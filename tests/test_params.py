@@ -1,15 +1,15 @@
 import pytest
-
-from companion.params import ParameterError, declared_parameters, validate
 from helpers import write_notebook
 
-PARAMETERS = '''profile: str = "smoke"  # choices: smoke, default, full
+from companion.params import ParameterError, declared_parameters, validate
+
+PARAMETERS = """profile: str = "smoke"  # choices: smoke, default, full
 ranks: int = 8  # range: 2..64
 scale: float = 0.5  # range: 0..1
 sizes: list[int] = [1024, 2048]  # range: 1..
 names: list[str] = ["a"]
 verbose: bool = False
-'''
+"""
 
 
 @pytest.fixture

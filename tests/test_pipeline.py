@@ -28,7 +28,11 @@ def smoke_figures(tmp_path_factory):
 
 
 def _published_files(figures):
-    return sorted(p for p in figures.rglob("*") if p.is_file() and not {".state", ".staging"} & set(p.relative_to(figures).parts) and p.name not in BOOKKEEPING)
+    return sorted(
+        p
+        for p in figures.rglob("*")
+        if p.is_file() and not {".state", ".staging"} & set(p.relative_to(figures).parts) and p.name not in BOOKKEEPING
+    )
 
 
 def test_every_claim_is_recorded_by_its_notebook(smoke_figures):

@@ -5,11 +5,11 @@ import subprocess
 import sys
 
 import pytest
+from helpers import write_notebook
 
 from companion import paths, run
 from companion.hashing import sha256_file
 from companion.params import ParameterError
-from helpers import write_notebook
 
 FIGURE_BODY = [
     "import matplotlib.pyplot as plt\nimport pandas as pd\nfrom companion.outputs import Outputs\nout = Outputs('demo/01_plot')",
@@ -24,9 +24,11 @@ FIGURE_BODY = [
 def project(tmp_path):
     """A notebooks folder with one figure notebook, a profiles folder and a figures root."""
     notebooks = tmp_path / "notebooks"
-    write_notebook(notebooks / "demo" / "01_plot.ipynb",
-                   'profile: str = "smoke"  # choices: smoke, default\nn_points: int = 5  # range: 2..100\nfail: bool = False',
-                   FIGURE_BODY)
+    write_notebook(
+        notebooks / "demo" / "01_plot.ipynb",
+        'profile: str = "smoke"  # choices: smoke, default\nn_points: int = 5  # range: 2..100\nfail: bool = False',
+        FIGURE_BODY,
+    )
     profiles = tmp_path / "profiles"
     profiles.mkdir()
     (profiles / "smoke.yaml").write_text("notebooks: {}\n")
@@ -50,7 +52,10 @@ def test_plan_validates_parameters_and_profiles(project):
     with pytest.raises(ValueError, match=r"unknown profile 'huge'.*available profiles: default, smoke"):
         run.plan("huge", notebooks_dir=notebooks, profiles_dir=profiles)
     (profiles / "default.yaml").write_text("notebooks:\n  demo/01_plot: {n_point: 9}\n")
-    with pytest.raises(ParameterError, match=r"01_plot.ipynb: unknown parameter 'n_point'; the notebook declares: fail, n_points, profile"):
+    with pytest.raises(
+        ParameterError,
+        match=r"01_plot.ipynb: unknown parameter 'n_point'; the notebook declares: fail, n_points, profile",
+    ):
         run.plan("default", notebooks_dir=notebooks, profiles_dir=profiles)
     (profiles / "default.yaml").write_text("notebooks:\n  demo/01_plot: {n_points: 1000}\n")
     with pytest.raises(ParameterError, match=r"'n_points' must be int in range 2..100, got 1000"):
@@ -125,7 +130,12 @@ def test_parallel_jobs_from_makeflags():
 
 
 def test_command_line_rejects_unknown_profile():
-    result = subprocess.run([sys.executable, "-m", "companion.run", "--profile", "huge"], capture_output=True, text=True, cwd=paths.REPO_ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "companion.run", "--profile", "huge"],
+        capture_output=True,
+        text=True,
+        cwd=paths.REPO_ROOT,
+    )
     assert result.returncode == 2
     assert "unknown profile 'huge'" in result.stderr and "smoke" in result.stderr
 
@@ -134,7 +144,16 @@ def test_library_dependencies_follow_imports_transitively():
     from companion import deps
 
     files = {p.name for p in deps.library_files(paths.NOTEBOOKS_DIR / "00_claims.ipynb")}
-    assert {"claims.py", "scoreboard.py", "outputs.py", "style.py", "tables.py", "atomic.py", "paths.py", "__init__.py"} <= files
+    assert {
+        "claims.py",
+        "scoreboard.py",
+        "outputs.py",
+        "style.py",
+        "tables.py",
+        "atomic.py",
+        "paths.py",
+        "__init__.py",
+    } <= files
     assert "run.py" not in files
 
 
@@ -151,4 +170,7 @@ def test_set_overrides_the_profile_for_the_named_notebook_and_is_validated(proje
     with pytest.raises(ValueError, match="NAME=VALUE"):
         run.parse_overrides(["n_points"])
     assert run.parse_overrides(["lr=1e-3", "root=/data/coco", "seeds=[0, 1]"]) == {
-        "lr": 1e-3, "root": "/data/coco", "seeds": [0, 1]}
+        "lr": 1e-3,
+        "root": "/data/coco",
+        "seeds": [0, 1],
+    }

@@ -7,8 +7,9 @@ frame is what was read back from disk, so a cold and a warm run return identical
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -29,6 +30,8 @@ def cached_frame(namespace: str, key: dict[str, Any], compute: Callable[[], pd.D
     if not path.exists():
         frame = compute()
         if not isinstance(frame, pd.DataFrame):
-            raise TypeError(f"cached_frame({namespace!r}): compute() must return a DataFrame, got {type(frame).__name__}")
+            raise TypeError(
+                f"cached_frame({namespace!r}): compute() must return a DataFrame, got {type(frame).__name__}"
+            )
         write_text(path, frame.to_csv(index=False, lineterminator="\n"))
     return pd.read_csv(path)

@@ -25,8 +25,18 @@ OUTCOMES = ("reproduced", "partly", "not reproduced", "inconclusive", "by design
 PENDING = "pending"
 PROFILE_ORDER = ("smoke", "default", "full")  # a run counts as evidence from its claim's `evidence` profile up
 RECORDS_FILE = "claims.json"
-REGISTRY_FIELDS = {"paper", "statement", "reported_value", "reported_unit", "notebook", "also", "source", "test",
-                   "readings", "grid"}
+REGISTRY_FIELDS = {
+    "paper",
+    "statement",
+    "reported_value",
+    "reported_unit",
+    "notebook",
+    "also",
+    "source",
+    "test",
+    "readings",
+    "grid",
+}
 TEST_FIELDS = ("measure", "rule", "why", "baseline", "evidence")
 
 
@@ -114,8 +124,10 @@ class ClaimRecord:
         if self.claim_id not in registry:
             raise ValueError(f"unknown claim id {self.claim_id!r}; known ids: {', '.join(sorted(registry))}")
         if self.verdict not in OUTCOMES and not self.verdict.startswith("not evidence ("):
-            raise ValueError(f"claim {self.claim_id}: verdict must be one of {OUTCOMES} or 'not evidence (<profile>)', "
-                             f"got {self.verdict!r}")
+            raise ValueError(
+                f"claim {self.claim_id}: verdict must be one of {OUTCOMES} or 'not evidence (<profile>)', "
+                f"got {self.verdict!r}"
+            )
         if not self.reason or "\n" in self.reason.strip():
             raise ValueError(f"claim {self.claim_id}: reason must be one non-empty line")
         for name, value in self.measured.items():
@@ -159,9 +171,13 @@ def load_registry(path: Path | None = None) -> dict[str, Claim]:
 def _load_test(path: Path, claim_id: str, raw: Any) -> ClaimTest:
     if not isinstance(raw, dict) or set(raw) != set(TEST_FIELDS):
         got = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
-        raise ValueError(f"{path}: claim {claim_id!r}: `test` must have exactly the keys {list(TEST_FIELDS)}, got {got}")
+        raise ValueError(
+            f"{path}: claim {claim_id!r}: `test` must have exactly the keys {list(TEST_FIELDS)}, got {got}"
+        )
     if raw["evidence"] not in PROFILE_ORDER[1:]:
-        raise ValueError(f"{path}: claim {claim_id!r}: test.evidence must be 'default' or 'full', got {raw['evidence']!r}")
+        raise ValueError(
+            f"{path}: claim {claim_id!r}: test.evidence must be 'default' or 'full', got {raw['evidence']!r}"
+        )
     for key in TEST_FIELDS:
         if not isinstance(raw[key], str) or not raw[key].strip():
             raise ValueError(f"{path}: claim {claim_id!r}: test.{key} must be non-empty text")
@@ -197,7 +213,7 @@ def _format_measured(record: ClaimRecord) -> str:
     return f"{text} {record.unit}".strip() if record.unit and text else text
 
 
-def scoreboard(registry: dict[str, Claim], records: list[ClaimRecord]) -> "pd.DataFrame":
+def scoreboard(registry: dict[str, Claim], records: list[ClaimRecord]) -> pd.DataFrame:
     """One row per registered claim: paper value, companion value, verdict, reason, figure.
 
     The row shows the record of the claim's primary notebook; records from the other notebooks
@@ -213,7 +229,9 @@ def scoreboard(registry: dict[str, Claim], records: list[ClaimRecord]) -> "pd.Da
     for claim in registry.values():
         found = {r.notebook: r for r in by_claim.get(claim.id, [])}
         chosen = next((found[nb] for nb in claim.notebooks if nb in found), None)
-        reported = "" if claim.reported_value is None else f"{claim.reported_value:g} {claim.reported_unit or ''}".strip()
+        reported = (
+            "" if claim.reported_value is None else f"{claim.reported_value:g} {claim.reported_unit or ''}".strip()
+        )
         rows.append(
             {
                 "claim": claim.id,

@@ -21,7 +21,9 @@ from typing import Any
 from companion.nbfile import read_cells, tags
 
 TYPES = ("int", "float", "str", "bool", "list[int]", "list[float]", "list[str]")
-_LINE = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*:\s*(?P<type>[\w\[\], ]+?)\s*=\s*(?P<value>.+?)\s*(?:#\s*(?P<comment>.*))?$")
+_LINE = re.compile(
+    r"^(?P<name>[A-Za-z_]\w*)\s*:\s*(?P<type>[\w\[\], ]+?)\s*=\s*(?P<value>.+?)\s*(?:#\s*(?P<comment>.*))?$"
+)
 _RANGE = re.compile(r"range:\s*(?P<lo>-?[\d.e+-]*)\s*\.\.\s*(?P<hi>-?[\d.e+-]*)\s*$")
 _CHOICES = re.compile(r"choices:\s*(?P<choices>.+)$")
 
@@ -81,7 +83,9 @@ def _is_type(value: Any, type_name: str) -> bool:
 def _parse_line(line: str, where: str) -> Parameter:
     match = _LINE.match(line.strip())
     if not match:
-        raise ParameterError(f"{where}: cannot read parameter line {line.strip()!r}; expected 'name: type = value  # constraint'")
+        raise ParameterError(
+            f"{where}: cannot read parameter line {line.strip()!r}; expected 'name: type = value  # constraint'"
+        )
     name, type_name = match["name"], match["type"].replace(" ", "")
     if type_name not in TYPES:
         raise ParameterError(f"{where}: parameter {name!r} has type {type_name!r}; allowed types: {', '.join(TYPES)}")

@@ -15,9 +15,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import TextIO
 
 PROGRESS_ENV = "COMPANION_PROGRESS_FILE"
 WRITE_INTERVAL_S = 1.0
@@ -49,8 +50,10 @@ class Progress:
         elapsed = time.monotonic() - self.started
         share = self.done / self.total
         left = f", about {elapsed * (1 - share) / share:.0f} s left" if 0 < share < 1 else ""
-        return (f"{self.what}: {self.unit} {self.done}/{self.total} ({100 * share:.0f}%)"
-                f"{_format_metrics(self.metrics)}, {elapsed:.0f} s elapsed{left}")
+        return (
+            f"{self.what}: {self.unit} {self.done}/{self.total} ({100 * share:.0f}%)"
+            f"{_format_metrics(self.metrics)}, {elapsed:.0f} s elapsed{left}"
+        )
 
     def update(self, done: int, **metrics: float) -> None:
         self.done = min(int(done), self.total)
@@ -67,8 +70,11 @@ class Progress:
     def close(self) -> None:
         """Print the closing line (total time) and clear the runner's status line."""
         elapsed = time.monotonic() - self.started
-        print(f"{self.what}: {self.done}/{self.total} {self.unit}s{_format_metrics(self.metrics)}, "
-              f"{elapsed:.0f} s", file=self.stream, flush=True)
+        print(
+            f"{self.what}: {self.done}/{self.total} {self.unit}s{_format_metrics(self.metrics)}, {elapsed:.0f} s",
+            file=self.stream,
+            flush=True,
+        )
         if self.status_file is not None:
             self.status_file.unlink(missing_ok=True)
 

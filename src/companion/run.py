@@ -31,8 +31,8 @@ import yaml
 
 from companion import claims, deps, manifest, params, paths, profiles
 from companion.atomic import write_text
-from companion.nbfile import read_cells, tags
 from companion.hashing import sha256_file, sha256_files, sha256_json
+from companion.nbfile import read_cells, tags
 
 CLAIMS_NOTEBOOK = "00_claims"
 EXCLUDED_FOLDERS = {"exercises", ".ipynb_checkpoints"}
@@ -85,8 +85,13 @@ def discover(notebooks_dir: Path | None = None) -> list[Path]:
     return sorted(found, key=lambda p: (p.stem == CLAIMS_NOTEBOOK, str(p)))
 
 
-def plan(profile: str, only: list[str] | None = None, notebooks_dir: Path | None = None, profiles_dir: Path | None = None,
-         overrides: dict | None = None) -> list[Job]:
+def plan(
+    profile: str,
+    only: list[str] | None = None,
+    notebooks_dir: Path | None = None,
+    profiles_dir: Path | None = None,
+    overrides: dict | None = None,
+) -> list[Job]:
     """Validated jobs for ``profile``; raises ParameterError/ValueError before anything runs.
 
     ``overrides`` (parameter name to value) replace the profile's values in the ``only`` notebooks,
@@ -219,9 +224,19 @@ class Runner:
             threads = str(max(1, (os.cpu_count() or 1) // self.jobs))
             env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
         command = [
-            sys.executable, "-m", "papermill", str(job.path), str(executed_tmp),
-            "-f", str(parameters_file), "--cwd", str(job.path.parent), "-k", "python3",
-            "--no-progress-bar", "--no-log-output",
+            sys.executable,
+            "-m",
+            "papermill",
+            str(job.path),
+            str(executed_tmp),
+            "-f",
+            str(parameters_file),
+            "--cwd",
+            str(job.path.parent),
+            "-k",
+            "python3",
+            "--no-progress-bar",
+            "--no-log-output",
         ]
         try:
             result = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -313,8 +328,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="notebook names, e.g. multiwrite/02_latency")
     parser.add_argument("--jobs", type=int, default=None, help="notebooks run at once (default: make's -j, else 1)")
     parser.add_argument("--force", action="store_true", help="re-run even notebooks that are up to date")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a parameter of the --only notebooks (VALUE is read as YAML)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter of the --only notebooks (VALUE is read as YAML)",
+    )
     args = parser.parse_args(argv)
     try:
         jobs = plan(args.profile, args.only, overrides=parse_overrides(args.set))

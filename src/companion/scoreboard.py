@@ -47,7 +47,15 @@ def figure(board: pd.DataFrame) -> plt.Figure:
     for i, row in enumerate(board.itertuples(index=False)):
         ax.text(0.0, i, row.claim, va="center", fontsize=9, family="monospace")
         ax.add_patch(plt.Rectangle((2.35, i - 0.38), 1.8, 0.76, color=VERDICT_COLORS[row.verdict], alpha=0.85))
-        ax.text(3.25, i, row.verdict, va="center", ha="center", fontsize=8.5, color="white" if row.verdict != PENDING else "black")
+        ax.text(
+            3.25,
+            i,
+            row.verdict,
+            va="center",
+            ha="center",
+            fontsize=8.5,
+            color="white" if row.verdict != PENDING else "black",
+        )
         ax.text(4.3, i, row.paper_value or "-", va="center", fontsize=8.5)
         measured = textwrap.shorten(row.companion_value or "-", width=80, placeholder=" ...")
         ax.text(7.3, i, measured, va="center", fontsize=8)

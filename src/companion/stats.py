@@ -9,8 +9,8 @@ percentiles) decides on an :class:`Interval`, not on a point estimate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

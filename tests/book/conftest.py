@@ -32,8 +32,10 @@ def _png(title: str) -> bytes:
 
 def _executed(path: Path, title: str, cells: list, profile: str = "smoke") -> None:
     notebook = new_notebook(cells=[new_markdown_cell(f"# {title}\n\nWhich claim this rebuilds.\n\n## Set-up"), *cells])
-    notebook.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                         "papermill": {"parameters": {"profile": profile}, "end_time": "2026-01-02T03:04:05.678901"}}
+    notebook.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "papermill": {"parameters": {"profile": profile}, "end_time": "2026-01-02T03:04:05.678901"},
+    }
     for index, cell in enumerate(notebook.cells):
         cell.id = f"c{index}"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,9 +45,16 @@ def _executed(path: Path, title: str, cells: list, profile: str = "smoke") -> No
 def _record(figures: Path, notebook: str, claim_id: str, verdict: str, figure: str | None) -> None:
     path = figures / notebook / claims.RECORDS_FILE
     records = claims.read_records(path)
-    records[claim_id] = claims.ClaimRecord(claim_id=claim_id, verdict=verdict, reason=f"fixture reason for {claim_id}",
-                                           notebook=notebook, measured={"value": 1.5}, unit="x",
-                                           conditions={"profile": "smoke"}, figure=figure)
+    records[claim_id] = claims.ClaimRecord(
+        claim_id=claim_id,
+        verdict=verdict,
+        reason=f"fixture reason for {claim_id}",
+        notebook=notebook,
+        measured={"value": 1.5},
+        unit="x",
+        conditions={"profile": "smoke"},
+        figure=figure,
+    )
     claims.write_records(path, records)
 
 
@@ -63,26 +72,46 @@ def book_inputs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("book_inputs")
     executed, figures = root / "executed", root / "figures"
     inline_png = base64.b64encode(_png("inline")).decode()
-    _executed(executed / "jcra" / "02_train_eval.ipynb", "OKS *by* the book", [
-        new_code_cell('profile: str = "smoke"', metadata={"tags": ["parameters"]}),
-        new_code_cell("fig = plot()", outputs=[new_output("display_data", data={"image/png": inline_png, "text/plain": "<Figure>"})]),
-        new_code_cell('out.record_claim("jcra.coco_ap", verdict="partly", reason="r", figure="oks_curve")',
-                      outputs=[new_output("stream", name="stdout", text="AP 12.3\n")]),
-    ])
+    _executed(
+        executed / "jcra" / "02_train_eval.ipynb",
+        "OKS *by* the book",
+        [
+            new_code_cell('profile: str = "smoke"', metadata={"tags": ["parameters"]}),
+            new_code_cell(
+                "fig = plot()",
+                outputs=[new_output("display_data", data={"image/png": inline_png, "text/plain": "<Figure>"})],
+            ),
+            new_code_cell(
+                'out.record_claim("jcra.coco_ap", verdict="partly", reason="r", figure="oks_curve")',
+                outputs=[new_output("stream", name="stdout", text="AP 12.3\n")],
+            ),
+        ],
+    )
     _figure(figures, "jcra/02_train_eval", "oks_curve")
     write_table(pd.DataFrame({"method": ["a", "b"], "AP": [1.0, 2.0]}), figures / "jcra/02_train_eval" / "summary")
     _record(figures, "jcra/02_train_eval", "jcra.coco_ap", "partly", "oks_curve")
 
-    _executed(executed / "multiwrite" / "01_duplicates.ipynb", "Duplicates on shared links", [
-        new_code_cell('profile: str = "smoke"', metadata={"tags": ["parameters"]}),
-        new_code_cell('out.record_claim("mw.duplicates", verdict="reproduced", reason="r", figure="per_link_bytes")'),
-        new_code_cell("for claim in CLAIMS:\n    out.record_claim(claim, verdict=..., reason=...)"),
-    ], profile="default")
+    _executed(
+        executed / "multiwrite" / "01_duplicates.ipynb",
+        "Duplicates on shared links",
+        [
+            new_code_cell('profile: str = "smoke"', metadata={"tags": ["parameters"]}),
+            new_code_cell(
+                'out.record_claim("mw.duplicates", verdict="reproduced", reason="r", figure="per_link_bytes")'
+            ),
+            new_code_cell("for claim in CLAIMS:\n    out.record_claim(claim, verdict=..., reason=...)"),
+        ],
+        profile="default",
+    )
     _figure(figures, "multiwrite/01_duplicates", "per_link_bytes")
     _record(figures, "multiwrite/01_duplicates", "mw.duplicates", "reproduced", "per_link_bytes")
     _record(figures, "multiwrite/01_duplicates", "mw.eliminates", "reproduced", None)
 
-    _executed(executed / "00_claims.ipynb", "Claims scoreboard", [new_code_cell('profile: str = "smoke"', metadata={"tags": ["parameters"]})])
+    _executed(
+        executed / "00_claims.ipynb",
+        "Claims scoreboard",
+        [new_code_cell('profile: str = "smoke"', metadata={"tags": ["parameters"]})],
+    )
     board = claims.scoreboard(claims.load_registry(), claims.collect_records(figures))
     (figures / "claims.md").write_text(scoreboard.markdown(board))
     (figures / ".state").mkdir()

@@ -14,8 +14,13 @@ from companion.book.links import check_site
 def test_book_has_index_scoreboard_and_one_page_per_executed_notebook(built_book):
     out = built_book.out
     names = {str(p.relative_to(out)) for p in built_book.pages}
-    assert names == {"index.html", "scoreboard.html", "notebooks/00_claims.html",
-                     "notebooks/jcra/02_train_eval.html", "notebooks/multiwrite/01_duplicates.html"}
+    assert names == {
+        "index.html",
+        "scoreboard.html",
+        "notebooks/00_claims.html",
+        "notebooks/jcra/02_train_eval.html",
+        "notebooks/multiwrite/01_duplicates.html",
+    }
     assert (out / "figures/jcra/02_train_eval/oks_curve.png").exists()
     assert (out / "figures/jcra/02_train_eval/claims.json").exists()
     assert not (out / "figures/.state").exists(), "the runner's hidden state is not part of the book"
@@ -30,7 +35,7 @@ def test_every_local_link_and_image_resolves_and_nothing_loads_from_the_network(
 
 def test_index_lists_papers_and_every_claim_with_its_verdict_and_links(built_book):
     index = (built_book.out / "index.html").read_text()
-    by_paper = index[index.index('id="by-paper"'):index.index('id="by-claim"')]
+    by_paper = index[index.index('id="by-paper"') : index.index('id="by-claim"')]
     assert by_paper.index("JCRA") < by_paper.index("MultiWrite") < by_paper.index("Companion")
     assert "OKS by the book" in by_paper, "titles come from the first heading, Markdown marks removed"
     for claim_id in claims.load_registry():
@@ -53,7 +58,7 @@ def test_notebook_page_marks_the_cell_that_records_each_claim_and_shows_its_figu
 
 def test_a_claim_recorded_without_a_literal_id_gets_its_anchor_in_the_closing_section(built_book):
     page = (built_book.out / "notebooks/multiwrite/01_duplicates.html").read_text()
-    outputs = page[page.index('id="outputs"'):]
+    outputs = page[page.index('id="outputs"') :]
     assert 'id="claim-mw.eliminates"' in outputs
     assert 'id="claim-mw.duplicates"' not in outputs
 
@@ -66,7 +71,9 @@ def test_scoreboard_links_point_into_the_copied_figures(built_book):
 def test_nothing_executed_gives_a_clear_message(tmp_path, capsys):
     with pytest.raises(BookError, match="make figures"):
         collect(tmp_path / "executed", tmp_path / "figures")
-    assert main(["--out", str(tmp_path / "book"), "--executed", str(tmp_path / "none"), "--figures", str(tmp_path)]) == 1
+    assert (
+        main(["--out", str(tmp_path / "book"), "--executed", str(tmp_path / "none"), "--figures", str(tmp_path)]) == 1
+    )
     assert "no executed notebooks" in capsys.readouterr().err
     assert not (tmp_path / "book").exists()
 
@@ -81,10 +88,12 @@ def test_rebuild_replaces_the_book_whole(book_inputs, tmp_path):
 
 
 def test_link_check_reports_missing_files_and_anchors(tmp_path):
-    (tmp_path / "a.html").write_text('<p id="here"><a href="b.html">b</a> <a href="a.html#nowhere">x</a> '
-                                     '<a href="#here">ok</a> <img src="https://example.org/x.png"></p>'
-                                     '<h1 id="A-%C2%B7-B"><a href="#A-%C2%B7-B">encoded, as nbconvert writes it</a></h1>'
-                                     '<h2 id="C-·"><a href="#C-%C2%B7">decoded</a></h2>')
+    (tmp_path / "a.html").write_text(
+        '<p id="here"><a href="b.html">b</a> <a href="a.html#nowhere">x</a> '
+        '<a href="#here">ok</a> <img src="https://example.org/x.png"></p>'
+        '<h1 id="A-%C2%B7-B"><a href="#A-%C2%B7-B">encoded, as nbconvert writes it</a></h1>'
+        '<h2 id="C-·"><a href="#C-%C2%B7">decoded</a></h2>'
+    )
     broken, external = check_site(tmp_path)
     assert len(broken) == 2 and "b.html" in broken[0] and "nowhere" in broken[1]
     assert external == ["a.html: <img> https://example.org/x.png"]

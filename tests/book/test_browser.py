@@ -25,9 +25,18 @@ from PIL import Image
 from companion import paths
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--mute-audio")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--mute-audio",
+)
 SCREENSHOTS = paths.BUILD_DIR / "test" / "book"
 
 # Loaded beside the book on the same origin: it opens a page in an iframe, then reports what the
@@ -59,8 +68,10 @@ def chromium() -> str:
     browser = _find_browser()
     if browser is None:
         if os.geteuid() != 0 or shutil.which("apt-get") is None:
-            pytest.skip("no headless Chromium (/usr/bin/chromium missing) and no root apt-get to install it; "
-                        "install the 'chromium' package to run the browser test")
+            pytest.skip(
+                "no headless Chromium (/usr/bin/chromium missing) and no root apt-get to install it; "
+                "install the 'chromium' package to run the browser test"
+            )
         environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         install = ["apt-get", "install", "-y", "chromium"]
         try:
@@ -73,7 +84,9 @@ def chromium() -> str:
         browser = _find_browser()
         if browser is None:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-3:])
-            pytest.skip(f"no headless Chromium: `apt-get install -y chromium` failed (offline or no package lists?):\n{tail}")
+            pytest.skip(
+                f"no headless Chromium: `apt-get install -y chromium` failed (offline or no package lists?):\n{tail}"
+            )
     return browser
 
 
@@ -120,14 +133,21 @@ def test_page_loads_with_every_figure_decoded_and_every_link_answering(chromium,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page, name", [("index.html", "index.png"), ("notebooks/jcra/02_train_eval.html", "notebook.png")])
+@pytest.mark.parametrize(
+    "page, name", [("index.html", "index.png"), ("notebooks/jcra/02_train_eval.html", "notebook.png")]
+)
 def test_screenshot_from_file_url(chromium, built_book, page, name, tmp_path):
     """Straight from disk (file://), as a reader opens it; the screenshot is kept under build/test/book/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     target = SCREENSHOTS / name
     target.unlink(missing_ok=True)
-    _run(chromium, tmp_path / "profile", "--window-size=1280,1600", f"--screenshot={target}",
-         (built_book.out / page).as_uri())
+    _run(
+        chromium,
+        tmp_path / "profile",
+        "--window-size=1280,1600",
+        f"--screenshot={target}",
+        (built_book.out / page).as_uri(),
+    )
     with Image.open(target) as image:
         assert image.size == (1280, 1600)
         low, high = image.convert("L").getextrema()

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
-from companion.exercises import deformable, dispatch_bytes, link_bytes, matching, one_switch, oks
+from companion.exercises import deformable, dispatch_bytes, link_bytes, matching, oks, one_switch
 from companion.exercises.feedback import Feedback
 from companion.multiwrite.simulation import simulate
 
@@ -37,9 +37,16 @@ def _right_answers():
     locations, _ = HEAD.layer_sampling()
     h, w = HEAD.spatial_shapes[0]
     n, g, m = FABRIC.n_ranks, FABRIC.ranks_per_leaf, FABRIC.block_bytes
-    links = {"ring": dict.fromkeys(link_bytes.LINK_CLASSES, (n - 1) * m),
-             "mesh": {"rank_up": (n - 1) * m, "rank_down": (n - 1) * m, "leaf_up": g * (n - g) * m, "leaf_down": g * (n - g) * m},
-             "multiwrite": {"rank_up": m, "rank_down": (n - 1) * m, "leaf_up": g * m, "leaf_down": (n - g) * m}}
+    links = {
+        "ring": dict.fromkeys(link_bytes.LINK_CLASSES, (n - 1) * m),
+        "mesh": {
+            "rank_up": (n - 1) * m,
+            "rank_down": (n - 1) * m,
+            "leaf_up": g * (n - g) * m,
+            "leaf_down": g * (n - g) * m,
+        },
+        "multiwrite": {"rank_up": m, "rank_down": (n - 1) * m, "leaf_up": g * m, "leaf_down": (n - g) * m},
+    }
     bound = (SWITCH.n_ranks - 1) * SWITCH.block_bytes / (SWITCH.link_bandwidth_GBps * 1e9) * 1e6
     sent = np.array([dispatch_bytes.sent_bytes(DISPATCH, k) for k in DISPATCH.top_ks])
     return [
@@ -54,15 +61,33 @@ def _right_answers():
         (matching.check_unmatched, ([3, 4],), IMAGE),
         (deformable.check_locations, (locations,), HEAD),
         (deformable.check_pixels, (locations[0, 0] * [w, h] - 0.5,), HEAD),
-        (deformable.check_bilinear, (deformable.grid_sample_value(HEAD.value_map, locations[0, 0, deformable.BILINEAR_POINT]),), HEAD),
+        (
+            deformable.check_bilinear,
+            (deformable.grid_sample_value(HEAD.value_map, locations[0, 0, deformable.BILINEAR_POINT]),),
+            HEAD,
+        ),
         (link_bytes.check_link_bytes, (links,), FABRIC),
         (link_bytes.check_redundant_bytes, ((g - 1) * m,), FABRIC),
         (one_switch.check_prediction, ({"mesh": bound, "multiwrite": bound},), SWITCH),
         (one_switch.check_busiest_link, ({"mesh": "both", "multiwrite": "downlink"},), SWITCH),
-        (one_switch.check_effects, ({"issue_overhead": "same", "issue_overhead_small_blocks": "faster",
-                                     "shared_engine": "faster", "slow_replication": "slower"},), SWITCH),
+        (
+            one_switch.check_effects,
+            (
+                {
+                    "issue_overhead": "same",
+                    "issue_overhead_small_blocks": "faster",
+                    "shared_engine": "faster",
+                    "slow_replication": "slower",
+                },
+            ),
+            SWITCH,
+        ),
         (dispatch_bytes.check_sent_bytes, (sent[:, 0], sent[:, 1]), DISPATCH),
-        (dispatch_bytes.check_expected_ranks, ([(7) * (1 - comb(28, k) / comb(32, k)) for k in DISPATCH.top_ks],), DISPATCH),
+        (
+            dispatch_bytes.check_expected_ranks,
+            ([(7) * (1 - comb(28, k) / comb(32, k)) for k in DISPATCH.top_ks],),
+            DISPATCH,
+        ),
     ]
 
 
@@ -83,11 +108,19 @@ def test_an_unfilled_answer_is_not_yet_with_a_hint(checker, answer, exercise):
     assert not feedback.ok and str(feedback).startswith("not yet: ") and "Hint:" in feedback.message
 
 
-JUNK = st.one_of(st.none(), st.just(...), st.text(max_size=5), st.integers(-10, 10), st.floats(allow_nan=True),
-                 st.lists(st.floats(allow_nan=False, width=32), max_size=6),
-                 st.dictionaries(st.sampled_from(["mesh", "multiwrite", "ring", "x"]),
-                                 st.one_of(st.none(), st.integers(), st.text(max_size=3), st.lists(st.integers(), max_size=2)),
-                                 max_size=3))
+JUNK = st.one_of(
+    st.none(),
+    st.just(...),
+    st.text(max_size=5),
+    st.integers(-10, 10),
+    st.floats(allow_nan=True),
+    st.lists(st.floats(allow_nan=False, width=32), max_size=6),
+    st.dictionaries(
+        st.sampled_from(["mesh", "multiwrite", "ring", "x"]),
+        st.one_of(st.none(), st.integers(), st.text(max_size=3), st.lists(st.integers(), max_size=2)),
+        max_size=3,
+    ),
+)
 
 
 @pytest.mark.parametrize("checker, answer, exercise", RIGHT, ids=IDS)
@@ -109,11 +142,14 @@ def test_a_wrong_oks_never_shows_the_right_value(value):
         assert f"{reference:.{digits}f}" not in feedback.message
 
 
-@pytest.mark.parametrize("slip, expected", [
-    (lambda s: (s ** 4)[PERSON.labelled].mean(), "kappa_k = 2 * sigma_k"),
-    (lambda s: s.mean(), "unlabelled ones included"),
-    (lambda s: s[PERSON.truth[:, 2] == 2].mean(), "visible keypoints (v = 2) only"),
-])
+@pytest.mark.parametrize(
+    "slip, expected",
+    [
+        (lambda s: (s**4)[PERSON.labelled].mean(), "kappa_k = 2 * sigma_k"),
+        (lambda s: s.mean(), "unlabelled ones included"),
+        (lambda s: s[PERSON.truth[:, 2] == 2].mean(), "visible keypoints (v = 2) only"),
+    ],
+)
 def test_oks_slips_are_named(slip, expected):
     """kappa = sigma instead of 2 sigma turns each similarity s into s^4."""
     assert expected in oks.check_oks(slip(_formula_similarities(PERSON)), PERSON).message
@@ -123,7 +159,10 @@ def test_matching_slips_are_named():
     terms, cost = matching.reference_terms(IMAGE), matching.reference_cost(IMAGE)
     assert "transposed" in matching.check_cost(cost.T, IMAGE).message
     assert "misses the OKS term" in matching.check_cost(cost - 7 * terms["oks"], IMAGE).message
-    assert "without their weights" in matching.check_cost(terms["class"][:, None] + terms["l1"] + terms["oks"], IMAGE).message
+    assert (
+        "without their weights"
+        in matching.check_cost(terms["class"][:, None] + terms["l1"] + terms["oks"], IMAGE).message
+    )
     assert "look like pixels" in matching.check_l1_cost(terms["l1"] * 128, IMAGE).message
     greedy = [(1, 0), (4, 1), (0, 2)]  # each person in turn takes its cheapest free query
     assert matching.check_assignment(greedy, IMAGE).message.startswith("your assignment is valid but")
@@ -158,7 +197,9 @@ def test_grid_sample_reads_column_x_times_width_minus_half():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_pycocotools_oks_is_the_formula(seed):
     person = oks.make_person(seed)
-    assert oks.pycocotools_oks(person) == pytest.approx(_formula_similarities(person)[person.labelled].mean(), abs=1e-12)
+    assert oks.pycocotools_oks(person) == pytest.approx(
+        _formula_similarities(person)[person.labelled].mean(), abs=1e-12
+    )
 
 
 @pytest.mark.parametrize("leaves, per_leaf", [(2, 2), (3, 4)])
@@ -166,10 +207,18 @@ def test_simulated_link_bytes_match_the_closed_forms(leaves, per_leaf):
     fabric = link_bytes.FabricExercise(n_leaves=leaves, ranks_per_leaf=per_leaf, block_bytes=8192)
     n, g, m = fabric.n_ranks, per_leaf, 8192
     assert link_bytes.simulated_link_bytes(fabric, "ring") == dict.fromkeys(link_bytes.LINK_CLASSES, (n - 1) * m)
-    assert link_bytes.simulated_link_bytes(fabric, "mesh") == {"rank_up": (n - 1) * m, "rank_down": (n - 1) * m,
-                                                               "leaf_up": g * (n - g) * m, "leaf_down": g * (n - g) * m}
-    assert link_bytes.simulated_link_bytes(fabric, "multiwrite") == {"rank_up": m, "rank_down": (n - 1) * m,
-                                                                     "leaf_up": g * m, "leaf_down": (n - g) * m}
+    assert link_bytes.simulated_link_bytes(fabric, "mesh") == {
+        "rank_up": (n - 1) * m,
+        "rank_down": (n - 1) * m,
+        "leaf_up": g * (n - g) * m,
+        "leaf_down": g * (n - g) * m,
+    }
+    assert link_bytes.simulated_link_bytes(fabric, "multiwrite") == {
+        "rank_up": m,
+        "rank_down": (n - 1) * m,
+        "leaf_up": g * m,
+        "leaf_down": (n - g) * m,
+    }
 
 
 def test_ideal_switch_simulation_sits_just_above_the_bandwidth_bound():
@@ -178,7 +227,9 @@ def test_ideal_switch_simulation_sits_just_above_the_bandwidth_bound():
         assert SWITCH.bandwidth_bound_us <= simulated <= 1.03 * SWITCH.bandwidth_bound_us
     table = one_switch.effects_table(SWITCH, {name: "same" for name in one_switch.EFFECTS})
     assert list(table["simulated: multiwrite is"]) == ["same", "faster", "faster", "slower"]
-    assert list(one_switch.effects_table(SWITCH, None).columns) == ["effect", "what it models"], "no outcome before predicting"
+    assert list(one_switch.effects_table(SWITCH, None).columns) == ["effect", "what it models"], (
+        "no outcome before predicting"
+    )
 
 
 def test_dispatch_counts_equal_the_simulated_uplink_payload():

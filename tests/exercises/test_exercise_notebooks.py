@@ -20,7 +20,9 @@ IDS = [f"{p.parent.name}/{p.stem}" for p in EXERCISES]
 def _execute(path: Path) -> nbformat.NotebookNode | str:
     """The executed notebook, or the error text when a cell raised."""
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     try:
         client.execute()
     except CellExecutionError as error:

@@ -5,8 +5,16 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from companion.exercises.__main__ import main
-from companion.exercises.strip import (BEGIN, END, SCAFFOLD, StripError, exercise_notebooks, strip_all, strip_source,
-                                       student_copy)
+from companion.exercises.strip import (
+    BEGIN,
+    END,
+    SCAFFOLD,
+    StripError,
+    exercise_notebooks,
+    strip_all,
+    strip_source,
+    student_copy,
+)
 
 SOLVED = f"answer = None  # a number\n{BEGIN}\nanswer = 6 * 7\n{END}\nprint('kept')"
 
@@ -18,12 +26,18 @@ def _exercise(cells) -> nbformat.NotebookNode:
 
 
 def _standard(solution_source=SOLVED):
-    return _exercise([
-        new_markdown_cell("# Exercise"),
-        new_code_cell(solution_source, metadata={"tags": ["solution"]}, execution_count=3,
-                      outputs=[nbformat.v4.new_output("stream", text="42\n")]),
-        new_code_cell("print(check(answer))", metadata={"tags": ["check"]}),
-    ])
+    return _exercise(
+        [
+            new_markdown_cell("# Exercise"),
+            new_code_cell(
+                solution_source,
+                metadata={"tags": ["solution"]},
+                execution_count=3,
+                outputs=[nbformat.v4.new_output("stream", text="42\n")],
+            ),
+            new_code_cell("print(check(answer))", metadata={"tags": ["check"]}),
+        ]
+    )
 
 
 def test_region_is_replaced_by_the_scaffold_and_the_rest_is_kept():
@@ -42,12 +56,15 @@ def test_several_regions_in_one_cell():
     assert strip_source(source, "x") == f"a = None\n{SCAFFOLD}\nb = None\n{SCAFFOLD}"
 
 
-@pytest.mark.parametrize("source, message", [
-    (f"{BEGIN}\nx = 1", "has no"),
-    (f"x = 1\n{END}", "without"),
-    (f"{BEGIN}\n{BEGIN}\n{END}", "inside the region"),
-    ("x = 1", "must mark its solution"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        (f"{BEGIN}\nx = 1", "has no"),
+        (f"x = 1\n{END}", "without"),
+        (f"{BEGIN}\n{BEGIN}\n{END}", "inside the region"),
+        ("x = 1", "must mark its solution"),
+    ],
+)
 def test_malformed_regions_are_errors_naming_the_line(source, message):
     with pytest.raises(StripError, match=message):
         strip_source(source, "nb: cell 1")
@@ -62,12 +79,20 @@ def test_copy_clears_outputs_keeps_checks_and_records_its_source():
     assert copy.metadata["companion"] == {"student_copy": True, "source": "notebooks/exercises/x.ipynb"}
 
 
-@pytest.mark.parametrize("cells, message", [
-    ([new_code_cell(SOLVED), new_code_cell("check()", metadata={"tags": ["check"]})], "not tagged 'solution'"),
-    ([new_markdown_cell(SOLVED, metadata={"tags": ["solution"]}), new_code_cell("c", metadata={"tags": ["check"]})],
-     "only code cells"),
-    ([new_code_cell(SOLVED, metadata={"tags": ["solution"]})], "found 1 and 0"),
-])
+@pytest.mark.parametrize(
+    "cells, message",
+    [
+        ([new_code_cell(SOLVED), new_code_cell("check()", metadata={"tags": ["check"]})], "not tagged 'solution'"),
+        (
+            [
+                new_markdown_cell(SOLVED, metadata={"tags": ["solution"]}),
+                new_code_cell("c", metadata={"tags": ["check"]}),
+            ],
+            "only code cells",
+        ),
+        ([new_code_cell(SOLVED, metadata={"tags": ["solution"]})], "found 1 and 0"),
+    ],
+)
 def test_notebooks_that_would_leak_or_strip_nothing_are_refused(cells, message):
     with pytest.raises(StripError, match=message):
         student_copy(_exercise(cells), "nb")

@@ -20,8 +20,15 @@ def random_targets(persons_per_image: list[int], num_keypoints: int, size: int, 
         keypoints[..., 2] = torch.randint(0, 3, (n, num_keypoints), generator=generator).float()
         keypoints[:, 0, 2] = 2  # every person has at least one labelled keypoint, as the dataset guarantees
         areas = torch.rand(n, generator=generator) * size * size / 4 + size
-        targets.append({"keypoints": keypoints, "areas": areas, "image_id": image_id,
-                        "orig_size": torch.tensor([size, size]), "size": torch.tensor([size, size])})
+        targets.append(
+            {
+                "keypoints": keypoints,
+                "areas": areas,
+                "image_id": image_id,
+                "orig_size": torch.tensor([size, size]),
+                "size": torch.tensor([size, size]),
+            }
+        )
     return targets
 
 

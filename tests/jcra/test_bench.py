@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from _model_helpers import synthetic_split
+
 from companion.jcra import bench
 from companion.jcra import train as jcra_train
 from companion.jcra.__main__ import main
@@ -21,7 +21,6 @@ from companion.jcra.bottomup.train import make_config
 from companion.jcra.config import get_config
 from companion.jcra.model import JCRA
 from companion.jcra.predict import evaluation_dataset
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -88,8 +87,9 @@ def test_interleaved_timing_measures_each_part_and_alternates_order():
     second = bench.Runner("b", lambda image, case: calls.append("b"), lambda outputs, meta: [], len)
     bench.interleaved_timing([first, second], [case], warmup=1, runs=2)
     assert calls == ["a", "b", "b", "a", "a", "b"]
-    timings = bench.interleaved_timing([_sleeper("slow", 0.004, 0.006, 3), _sleeper("fast", 0.002, 0.0)],
-                                       [case], warmup=0, runs=4)
+    timings = bench.interleaved_timing(
+        [_sleeper("slow", 0.004, 0.006, 3), _sleeper("fast", 0.002, 0.0)], [case], warmup=0, runs=4
+    )
     assert len(timings) == 8 and set(timings.columns) >= {"run", "runner", "network_ms", "postprocess_ms", "total_ms"}
     slow = timings[timings.runner == "slow"]
     assert (slow.network_ms >= 4).all() and (slow.postprocess_ms >= 6).all() and (slow.found == 3).all()
@@ -99,10 +99,19 @@ def test_interleaved_timing_measures_each_part_and_alternates_order():
 def test_summarize_medians_quartiles_and_speedups():
     rows = []
     for run, (jcra, bottomup) in enumerate([(10, 20), (20, 30), (30, 90)]):
-        rows.append({"run": run, "runner": "jcra", "network_ms": jcra, "postprocess_ms": 0.0, "total_ms": jcra,
-                     "found": 2})
-        rows.append({"run": run, "runner": "bottomup", "network_ms": bottomup / 2, "postprocess_ms": bottomup / 2,
-                     "total_ms": bottomup, "found": 4})
+        rows.append(
+            {"run": run, "runner": "jcra", "network_ms": jcra, "postprocess_ms": 0.0, "total_ms": jcra, "found": 2}
+        )
+        rows.append(
+            {
+                "run": run,
+                "runner": "bottomup",
+                "network_ms": bottomup / 2,
+                "postprocess_ms": bottomup / 2,
+                "total_ms": bottomup,
+                "found": 4,
+            }
+        )
     summary = bench.summarize(pd.DataFrame(rows))
     assert summary["jcra_ms"] == 20 and summary["bottomup_ms"] == 30
     assert summary["bottomup_postprocess_ms"] == 15 and summary["jcra_ms_q25"] == 15 and summary["jcra_ms_q75"] == 25
@@ -118,8 +127,9 @@ def test_traced_jcra_is_kept_only_when_identical(tiny_models):
     assert report["kept"] and report["max_abs_diff"] == 0.0 and runner is not None
     with torch.inference_mode():
         fast = runner.network(cases[1].image, cases[1])
-        assert runner.postprocess(fast, cases[1].meta) == bench.outputs_to_results(jcra(cases[1].image),
-                                                                                  [cases[1].meta])
+        assert runner.postprocess(fast, cases[1].meta) == bench.outputs_to_results(
+            jcra(cases[1].image), [cases[1].meta]
+        )
 
     class Noisy(torch.nn.Module):  # a model whose every call differs cannot be reproduced by a trace
         def __init__(self):
@@ -142,8 +152,16 @@ def test_run_bench_reports_every_case_and_restores_threads(tiny_models):
     assert torch.get_num_threads() == 1
     assert [(r["input_size"], r["persons"]) for r in report["results"]] == [(64, 1), (64, 3)]
     for row in report["results"]:
-        for key in ("jcra_ms", "bottomup_ms", "bottomup_postprocess_ms", "bottomup_network_ms", "speedup",
-                    "speedup_paired", "jcra_fast_ms", "ideal_postprocess_ms"):
+        for key in (
+            "jcra_ms",
+            "bottomup_ms",
+            "bottomup_postprocess_ms",
+            "bottomup_network_ms",
+            "speedup",
+            "speedup_paired",
+            "jcra_fast_ms",
+            "ideal_postprocess_ms",
+        ):
             assert np.isfinite(row[key]) and row[key] > 0, key
         assert row["speedup"] == pytest.approx(row["bottomup_ms"] / row["jcra_ms"])
     assert len(report["timings"]) == 2 * 3 * 4
@@ -158,13 +176,25 @@ def test_run_bench_rejects_models_of_different_layouts(tiny_models):
 
 
 def _result(persons: int, speedup: float) -> dict:
-    return {"persons": persons, "persons_drawn": persons, "input_size": 128, "speedup": speedup, "jcra_ms": 10.0,
-            "jcra_network_ms": 9.9, "ideal_postprocess_ms": 3.0, "bottomup_found": 2 * persons,
-            "bottomup_ms": 10.0 * speedup, "bottomup_network_ms": 5.0, "bottomup_postprocess_ms": 10.0 * speedup - 5}
+    return {
+        "persons": persons,
+        "persons_drawn": persons,
+        "input_size": 128,
+        "speedup": speedup,
+        "jcra_ms": 10.0,
+        "jcra_network_ms": 9.9,
+        "ideal_postprocess_ms": 3.0,
+        "bottomup_found": 2 * persons,
+        "bottomup_ms": 10.0 * speedup,
+        "bottomup_network_ms": 5.0,
+        "bottomup_postprocess_ms": 10.0 * speedup - 5,
+    }
 
 
-@pytest.mark.parametrize("speedups, verdict", [
-    ((3.0, 5.0), "reproduced"), ((0.8, 2.0), "partly"), ((1.2, 1.5), "partly"), ((0.8, 1.5), "not reproduced")])
+@pytest.mark.parametrize(
+    "speedups, verdict",
+    [((3.0, 5.0), "reproduced"), ((0.8, 2.0), "partly"), ((1.2, 1.5), "partly"), ((0.8, 1.5), "not reproduced")],
+)
 def test_speed_claim_judges_the_crowded_cases(speedups, verdict):
     results = [_result(1, 0.5), _result(10, speedups[0]), _result(20, speedups[1])]
     claim = bench.speed_claim(results)
@@ -181,10 +211,30 @@ def test_bench_command_prints_json_and_writes_the_full_report(tmp_path, tiny_mod
     jcra, bottomup = tiny_models
     jcra_train.save_checkpoint(tmp_path / "jcra.pt", jcra, None, 0, None)
     bottomup_train.save_checkpoint(tmp_path / "bottomup.pt", bottomup, None, 0, None)
-    code = main(["bench", "--jcra-checkpoint", str(tmp_path / "jcra.pt"),
-                 "--bottomup-checkpoint", str(tmp_path / "bottomup.pt"), "--crowd-sizes", "1", "2",
-                 "--input-sizes", "64", "--runs", "2", "--warmup", "0", "--images", "1", "--no-fast",
-                 "--json", "--out", str(tmp_path / "report.json")])
+    code = main(
+        [
+            "bench",
+            "--jcra-checkpoint",
+            str(tmp_path / "jcra.pt"),
+            "--bottomup-checkpoint",
+            str(tmp_path / "bottomup.pt"),
+            "--crowd-sizes",
+            "1",
+            "2",
+            "--input-sizes",
+            "64",
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--images",
+            "1",
+            "--no-fast",
+            "--json",
+            "--out",
+            str(tmp_path / "report.json"),
+        ]
+    )
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
     assert [r["persons"] for r in printed["results"]] == [1, 2] and "timings" not in printed

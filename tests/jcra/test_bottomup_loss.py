@@ -37,8 +37,10 @@ def test_heatmap_is_truncated_and_takes_the_maximum_over_persons():
 
 
 def test_build_targets_cells_validity_and_padding_mask():
-    targets = [_target([[[5.0, 9.0, 2.0], [30.0, 2.0, 1.0]]]),
-               _target([[[1.0, 1.0, 2.0], [0.0, 0.0, 0.0]], [[7.0, 7.0, 2.0], [9.0, 3.0, 2.0]]])]
+    targets = [
+        _target([[[5.0, 9.0, 2.0], [30.0, 2.0, 1.0]]]),
+        _target([[[1.0, 1.0, 2.0], [0.0, 0.0, 0.0]], [[7.0, 7.0, 2.0], [9.0, 3.0, 2.0]]]),
+    ]
     pad_mask = torch.zeros(2, 16, 32, dtype=torch.bool)
     pad_mask[1, :, 16:] = True
     built = build_targets(targets, pad_mask, stride=4, sigma=1.0)
@@ -72,7 +74,11 @@ def _reference_tag_loss(tag_values: list[list[float]]) -> tuple[float, float]:
     pull = sum(((p - p.mean()) ** 2).mean() for p in persons) / len(persons)
     if len(persons) < 2:
         return 0.0, pull
-    push = (np.exp(-(means[:, None] - means[None]) ** 2).sum() - len(persons)) / ((len(persons) - 1) * len(persons)) * 0.5
+    push = (
+        (np.exp(-((means[:, None] - means[None]) ** 2)).sum() - len(persons))
+        / ((len(persons) - 1) * len(persons))
+        * 0.5
+    )
     return push, pull
 
 
@@ -88,8 +94,10 @@ def test_tag_loss_matches_the_per_person_formula(seed, persons):
         joint_valid[:] = False
     push, pull = tag_loss(tags, joint_cells, joint_valid)
     flat = tags.reshape(num_joints, -1).numpy()
-    values = [[flat[k, joint_cells[0, p, k]] for k in range(num_joints) if joint_valid[0, p, k]]
-              for p in range(joint_valid.shape[1])]
+    values = [
+        [flat[k, joint_cells[0, p, k]] for k in range(num_joints) if joint_valid[0, p, k]]
+        for p in range(joint_valid.shape[1])
+    ]
     expected_push, expected_pull = _reference_tag_loss(values)
     assert push.item() == pytest.approx(expected_push, abs=1e-6)
     assert pull.item() == pytest.approx(expected_pull, abs=1e-6)
@@ -109,8 +117,9 @@ def test_tag_loss_rewards_separated_consistent_tags():
 
 
 def test_total_loss_weights_and_higher_resolution_requirement():
-    targets = build_targets([_target([[[5.0, 9.0, 2.0]], [[20.0, 9.0, 2.0]]])],
-                            torch.zeros(1, 16, 32, dtype=torch.bool), 4, 1.0)
+    targets = build_targets(
+        [_target([[[5.0, 9.0, 2.0]], [[20.0, 9.0, 2.0]]])], torch.zeros(1, 16, 32, dtype=torch.bool), 4, 1.0
+    )
     outputs = {"heatmaps": torch.zeros(1, 1, 4, 8, requires_grad=True), "tags": torch.zeros(1, 1, 4, 8)}
     losses = associative_embedding_loss(outputs, targets, None, LossWeights(heatmap=2.0, push=10.0, pull=1.0))
     assert losses["push"].item() == pytest.approx(0.5)

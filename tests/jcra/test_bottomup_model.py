@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from _model_helpers import synthetic_split
 
 from companion import paths
 from companion.jcra.backbone import ResNetBackbone
@@ -16,9 +17,6 @@ from companion.jcra.bottomup.model import AssociativeEmbedding, BottomUpConfig
 from companion.jcra.bottomup.targets import render_heatmaps
 from companion.jcra.config import get_config
 from companion.jcra.train import TrainParams
-
-from _model_helpers import synthetic_split
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -61,8 +59,11 @@ def test_config_round_trip_and_errors(tiny_config):
 
 
 def test_image_maps_average_strides_and_crop_padding():
-    outputs = {"heatmaps": torch.zeros(2, 1, 4, 5), "tags": torch.ones(2, 1, 4, 5),
-               "heatmaps_higher": torch.ones(2, 1, 8, 10)}
+    outputs = {
+        "heatmaps": torch.zeros(2, 1, 4, 5),
+        "tags": torch.ones(2, 1, 4, 5),
+        "heatmaps_higher": torch.ones(2, 1, 8, 10),
+    }
     heatmaps, tags = predict.image_maps(outputs, 1, (14, 18))
     assert heatmaps.shape == (1, 14, 18) and tags.shape == (1, 14, 18, 1)
     assert torch.allclose(heatmaps, torch.full_like(heatmaps, 0.5)) and torch.allclose(tags, torch.ones_like(tags))
@@ -77,8 +78,11 @@ def test_postprocess_image_returns_persons_in_original_pixels():
     keypoints = torch.tensor(np.concatenate([pixels, np.full((2, 17, 1), 2.0)], 2), dtype=torch.float32)
     tags = torch.zeros(1, 17, 16, 16)
     tags[..., 8:] = 3.0  # right half belongs to person 1
-    outputs = {"heatmaps": render_heatmaps(keypoints, (16, 16), 4, 1.0)[None], "tags": tags,
-               "heatmaps_higher": render_heatmaps(keypoints, (32, 32), 2, 1.0)[None]}
+    outputs = {
+        "heatmaps": render_heatmaps(keypoints, (16, 16), 4, 1.0)[None],
+        "tags": tags,
+        "heatmaps_higher": render_heatmaps(keypoints, (32, 32), 2, 1.0)[None],
+    }
     meta = {"image_id": 5, "orig_size": (128, 128), "size": (64, 64)}
     results = predict.postprocess_image(outputs, 0, meta)
     assert len(results) == 2 and all(r["image_id"] == 5 and r["category_id"] == 1 for r in results)
@@ -104,8 +108,9 @@ def test_training_reduces_the_loss_checkpoints_and_resumes(tmp_path):
     again = train.train(tiny_config, annotations, images, tmp_path / "run", params, progress=False)
     assert train.read_checkpoint(again)["step"] == 30  # resumed at the end: nothing more to do
     with pytest.raises(ValueError, match="other training parameters"):
-        train.train(tiny_config, annotations, images, tmp_path / "run",
-                    TrainParams(steps=41, batch_size=4), progress=False)
+        train.train(
+            tiny_config, annotations, images, tmp_path / "run", TrainParams(steps=41, batch_size=4), progress=False
+        )
     with pytest.raises(ValueError, match="requested"):
         train.read_checkpoint(checkpoint, train.make_config("tiny", head_width=8))
     model = train.load_model(checkpoint)

@@ -20,11 +20,12 @@ def _scene(persons_xy: np.ndarray, person_tags: np.ndarray, size: tuple[int, int
     num_persons, num_joints, _ = persons_xy.shape
     pixels = np.concatenate([persons_xy + 0.5, np.full((num_persons, num_joints, 1), 2.0)], axis=2)
     heatmaps = render_heatmaps(torch.tensor(pixels, dtype=torch.float32), size, stride=1, sigma=sigma)
-    rows, cols = np.mgrid[0:size[0], 0:size[1]]
+    rows, cols = np.mgrid[0 : size[0], 0 : size[1]]
     tags = np.zeros((num_joints, *size, 1), dtype=np.float32)
     for k in range(num_joints):
-        distance = ((cols[None] - persons_xy[:, k, 0, None, None]) ** 2
-                    + (rows[None] - persons_xy[:, k, 1, None, None]) ** 2)
+        distance = (cols[None] - persons_xy[:, k, 0, None, None]) ** 2 + (
+            rows[None] - persons_xy[:, k, 1, None, None]
+        ) ** 2
         tags[k, :, :, 0] = person_tags[distance.argmin(axis=0)]
     return heatmaps, torch.from_numpy(tags)
 
@@ -74,16 +75,21 @@ def _candidates(rows: list[list[tuple[float, float, float, float]]]) -> pp.Candi
     width = max(len(r) for r in rows)
     padded = [r + [(0, 0, 0.0, 0.0)] * (width - len(r)) for r in rows]
     array = np.array(padded, dtype=np.float64)
-    return pp.Candidates(scores=array[..., 2].astype(np.float32), xy=array[..., :2].astype(np.int64),
-                         tags=array[..., 3:4].astype(np.float32))
+    return pp.Candidates(
+        scores=array[..., 2].astype(np.float32),
+        xy=array[..., :2].astype(np.int64),
+        tags=array[..., 3:4].astype(np.float32),
+    )
 
 
 def test_grouping_follows_tags_not_positions():
     # Joint 1 of person A (tag 0) lies next to joint 0 of person B (tag 5): tags decide.
-    candidates = _candidates([
-        [(10, 10, 0.9, 0.0), (30, 10, 0.8, 5.0)],
-        [(29, 11, 0.7, 0.1), (11, 11, 0.6, 5.2)],
-    ])
+    candidates = _candidates(
+        [
+            [(10, 10, 0.9, 0.0), (30, 10, 0.8, 5.0)],
+            [(29, 11, 0.7, 0.1), (11, 11, 0.6, 5.2)],
+        ]
+    )
     persons = pp.group_by_tag(candidates, (0, 1), pp.ParserConfig(max_people=2))
     assert persons.shape == (2, 2, 4)
     by_tag = {round(float(p[0, 3])): p for p in persons}
@@ -92,10 +98,12 @@ def test_grouping_follows_tags_not_positions():
 
 
 def test_grouping_starts_a_new_person_beyond_the_tag_threshold_and_drops_weak_peaks():
-    candidates = _candidates([
-        [(5, 5, 0.9, 0.0)],
-        [(6, 8, 0.8, 2.5), (7, 9, 0.05, 0.0)],  # far tag -> new person; weak peak -> dropped
-    ])
+    candidates = _candidates(
+        [
+            [(5, 5, 0.9, 0.0)],
+            [(6, 8, 0.8, 2.5), (7, 9, 0.05, 0.0)],  # far tag -> new person; weak peak -> dropped
+        ]
+    )
     persons = pp.group_by_tag(candidates, (0, 1), pp.ParserConfig(max_people=2))
     assert persons.shape[0] == 2
     assert persons[0, 1, 2] == 0.0 and persons[1, 0, 2] == 0.0
@@ -104,10 +112,12 @@ def test_grouping_starts_a_new_person_beyond_the_tag_threshold_and_drops_weak_pe
 
 def test_grouping_breaks_tag_ties_by_heatmap_score():
     # Both candidates are at rounded distance 0 from the single person: the stronger one joins.
-    candidates = _candidates([
-        [(5, 5, 0.9, 1.0)],
-        [(6, 6, 0.3, 1.1), (8, 8, 0.6, 0.8)],
-    ])
+    candidates = _candidates(
+        [
+            [(5, 5, 0.9, 1.0)],
+            [(6, 6, 0.3, 1.1), (8, 8, 0.6, 0.8)],
+        ]
+    )
     persons = pp.group_by_tag(candidates, (0, 1), pp.ParserConfig(max_people=2))
     assert persons.shape[0] == 2
     assert persons[0, 1, :2].tolist() == [8, 8]
@@ -140,8 +150,9 @@ def test_quarter_offset_moves_toward_the_higher_neighbour():
 def _fill_reference(person: np.ndarray, heatmaps: np.ndarray, tags: np.ndarray) -> np.ndarray:
     """HigherHRNet's refine written plainly: score EVERY joint, then copy the missing ones."""
     present = [k for k in range(len(person)) if person[k, 2] > 0]
-    mean_tag = np.mean([tags[k, int(np.floor(person[k, 1] + 0.5)), int(np.floor(person[k, 0] + 0.5))]
-                        for k in present], axis=0)
+    mean_tag = np.mean(
+        [tags[k, int(np.floor(person[k, 1] + 0.5)), int(np.floor(person[k, 0] + 0.5))] for k in present], axis=0
+    )
     out = person.copy()
     for k in range(len(person)):
         score = heatmaps[k] - np.round(np.sqrt(((tags[k] - mean_tag) ** 2).sum(axis=2)))
@@ -178,16 +189,18 @@ def test_filling_matches_scoring_every_joint(seed, missing):
     for k in range(5 - missing):
         y, x = rng.integers(0, 9), rng.integers(0, 11)
         person[k] = (x + rng.choice([-0.25, 0.25]), y + rng.choice([-0.25, 0.25]), 0.5, tags[k, y, x, 0])
-    np.testing.assert_allclose(pp.fill_missing_joints(person, heatmaps, tags),
-                               _fill_reference(person, heatmaps, tags))
+    np.testing.assert_allclose(pp.fill_missing_joints(person, heatmaps, tags), _fill_reference(person, heatmaps, tags))
 
 
 def test_parse_recovers_hand_made_persons():
-    truth = np.array([
-        [[10, 8], [12, 14], [9, 20]],
-        [[30, 9], [31, 15], [33, 21]],
-        [[20, 30], [22, 35], [19, 40]],
-    ], dtype=np.float64)
+    truth = np.array(
+        [
+            [[10, 8], [12, 14], [9, 20]],
+            [[30, 9], [31, 15], [33, 21]],
+            [[20, 30], [22, 35], [19, 40]],
+        ],
+        dtype=np.float64,
+    )
     heatmaps, tags = _scene(truth, np.array([0.0, 3.0, -3.0]), (48, 48))
     parsed = pp.parse(heatmaps, tags, pp.ParserConfig(max_people=5), joint_order=(0, 1, 2))
     assert parsed.keypoints.shape == (3, 3, 3) and parsed.scores.shape == (3,)
@@ -216,9 +229,18 @@ def test_parse_separates_persons_with_distinct_tags(seed, num_persons):
     rng = np.random.default_rng(seed)
     num_joints, size = 4, (40, 64)
     # Persons in separate 10-column bands, joints spread vertically, tags 2 apart.
-    truth = np.stack([np.stack([rng.integers(10 * p + 1, 10 * p + 9, num_joints),
-                                3 + 9 * np.arange(num_joints) + rng.integers(0, 3, num_joints)], axis=1)
-                      for p in range(num_persons)]).astype(np.float64)
+    truth = np.stack(
+        [
+            np.stack(
+                [
+                    rng.integers(10 * p + 1, 10 * p + 9, num_joints),
+                    3 + 9 * np.arange(num_joints) + rng.integers(0, 3, num_joints),
+                ],
+                axis=1,
+            )
+            for p in range(num_persons)
+        ]
+    ).astype(np.float64)
     person_tags = 2.0 * rng.permutation(num_persons)
     heatmaps, tags = _scene(truth, person_tags, size)
     parsed = pp.parse(heatmaps, tags, pp.ParserConfig(max_people=8), joint_order=tuple(range(num_joints)))
@@ -249,16 +271,19 @@ def test_bad_shapes_and_settings_are_named():
 def test_coco_results_format():
     keypoints = np.array([[[1.0, 2.0, 0.5], [3.0, 4.0, 0.25]]])
     results = pp.to_coco_results(keypoints, np.array([0.375]), image_id=7)
-    assert results == [{"image_id": 7, "category_id": 1, "keypoints": [1.0, 2.0, 0.5, 3.0, 4.0, 0.25],
-                        "score": 0.375}]
+    assert results == [{"image_id": 7, "category_id": 1, "keypoints": [1.0, 2.0, 0.5, 3.0, 4.0, 0.25], "score": 0.375}]
     assert pp.to_coco_results(np.zeros((0, 17, 3)), np.zeros(0), image_id=1) == []
     with pytest.raises(ValueError, match="scores"):
         pp.to_coco_results(keypoints, np.zeros(2), image_id=7)
 
 
 @settings(max_examples=20, deadline=None)
-@given(seed=st.integers(0, 10_000), kernel=st.sampled_from([1, 3, 5, 7]), height=st.integers(1, 12),
-       width=st.integers(1, 12))
+@given(
+    seed=st.integers(0, 10_000),
+    kernel=st.sampled_from([1, 3, 5, 7]),
+    height=st.integers(1, 12),
+    width=st.integers(1, 12),
+)
 def test_non_maximum_suppression_equals_max_pool(seed, kernel, height, width):
     generator = torch.Generator().manual_seed(seed)
     # Coarse values make ties (plateaus) common.

@@ -26,10 +26,18 @@ def write_coco(tmp_path: Path, document: dict, name: str = "person_keypoints_val
 def person(image_id: int, ann_id: int, points: list[tuple[float, float, int]], **extra) -> dict:
     keypoints = [0.0] * 51
     for k, (x, y, v) in enumerate(points):
-        keypoints[3 * k:3 * k + 3] = [x, y, v]
-    return {"id": ann_id, "image_id": image_id, "category_id": 1, "iscrowd": 0, "area": 900.0,
-            "bbox": [0, 0, 30, 30], "num_keypoints": sum(v > 0 for _, _, v in points),
-            "keypoints": keypoints, **extra}
+        keypoints[3 * k : 3 * k + 3] = [x, y, v]
+    return {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": 1,
+        "iscrowd": 0,
+        "area": 900.0,
+        "bbox": [0, 0, 30, 30],
+        "num_keypoints": sum(v > 0 for _, _, v in points),
+        "keypoints": keypoints,
+        **extra,
+    }
 
 
 @pytest.fixture()
@@ -78,8 +86,11 @@ def test_resize_changes_size_keypoints_and_areas(tiny_coco):
 def test_image_without_persons_gives_empty_targets(tmp_path):
     (tmp_path / "images").mkdir()
     Image.new("RGB", (16, 16)).save(tmp_path / "images" / "a.png")
-    document = {"images": [{"id": 1, "file_name": "a.png", "width": 16, "height": 16}],
-                "annotations": [], "categories": [data.CROWDPOSE.category()]}
+    document = {
+        "images": [{"id": 1, "file_name": "a.png", "width": 16, "height": 16}],
+        "annotations": [],
+        "categories": [data.CROWDPOSE.category()],
+    }
     write_coco(tmp_path, document, "annotations.json")
     _, target = CocoPoseDataset(*data.synthetic_paths(tmp_path))[0]
     assert target["keypoints"].shape == (0, 14, 3) and target["areas"].shape == (0,)
@@ -87,8 +98,9 @@ def test_image_without_persons_gives_empty_targets(tmp_path):
 
 def test_training_augmentation_keeps_targets_consistent(tmp_path):
     root = data.synthetic.ensure_split("train", {"n_images": 12, "image_size": 96}, cache_root=tmp_path)
-    dataset = CocoPoseDataset(*data.synthetic_paths(root),
-                              transforms=data.train_transforms(data.COCO.flip_index, 96), seed=5)
+    dataset = CocoPoseDataset(
+        *data.synthetic_paths(root), transforms=data.train_transforms(data.COCO.flip_index, 96), seed=5
+    )
     for epoch in (0, 1):
         dataset.set_epoch(epoch)
         for i in range(len(dataset)):
@@ -141,11 +153,20 @@ def _break(document: dict, how: str) -> dict:
     return broken
 
 
-@pytest.mark.parametrize("how, field", [
-    ("images", "images"), ("keypoints", "keypoints"), ("image_id", "image_id"), ("width", "width"),
-    ("file_name", "file_name"), ("area", "area"), ("iscrowd", "iscrowd"), ("categories", "keypoints"),
-    ("visibility", "keypoints"),
-])
+@pytest.mark.parametrize(
+    "how, field",
+    [
+        ("images", "images"),
+        ("keypoints", "keypoints"),
+        ("image_id", "image_id"),
+        ("width", "width"),
+        ("file_name", "file_name"),
+        ("area", "area"),
+        ("iscrowd", "iscrowd"),
+        ("categories", "keypoints"),
+        ("visibility", "keypoints"),
+    ],
+)
 def test_malformed_files_name_the_file_and_the_field(tiny_coco, tmp_path, how, field):
     _, document = tiny_coco
     path = write_coco(tmp_path, _break(document, how), "broken.json")
@@ -164,10 +185,20 @@ def test_not_json_and_missing_file_are_clear(tmp_path):
 
 
 def test_crowdpose_files_without_area_use_the_box(tmp_path):
-    document = {"images": [{"id": 1, "file_name": "a.png", "width": 16, "height": 16, "crowdIndex": 0.1}],
-                "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0,
-                                 "bbox": [0, 0, 10, 20], "keypoints": [5, 5, 2] + [0, 0, 0] * 13}],
-                "categories": [data.CROWDPOSE.category()]}
+    document = {
+        "images": [{"id": 1, "file_name": "a.png", "width": 16, "height": 16, "crowdIndex": 0.1}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "iscrowd": 0,
+                "bbox": [0, 0, 10, 20],
+                "keypoints": [5, 5, 2] + [0, 0, 0] * 13,
+            }
+        ],
+        "categories": [data.CROWDPOSE.category()],
+    }
     loaded = load_annotations(write_coco(tmp_path, document, "cp.json"))
     assert loaded.layout is data.CROWDPOSE
     assert loaded.images[0].persons[0].area == pytest.approx(10 * 20 * 0.53)

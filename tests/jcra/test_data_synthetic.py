@@ -79,7 +79,7 @@ def test_occluded_joints_are_under_a_later_person_and_visible_ones_are_not():
         _, persons = render_scene(config, np.random.default_rng([11, index]))
         for i, person in enumerate(persons):
             later = np.zeros((128, 128), dtype=bool)
-            for other in persons[i + 1:]:
+            for other in persons[i + 1 :]:
                 later |= other["visible_mask"]
             xy = np.floor(person["joints"]).astype(int)
             for k, (v, (x, y)) in enumerate(zip(person["visibility"], xy)):
@@ -104,8 +104,14 @@ def test_bodies_have_plausible_proportions(seed, stature):
         return float(np.linalg.norm(j[J[a]] - j[J[b]]))
 
     for side in ("left", "right"):
-        assert 0.186 * 0.92 * 0.8 * stature - 1e-6 <= dist(f"{side}_shoulder", f"{side}_elbow") <= 0.186 * 1.08 * stature + 1e-6
-        assert 0.245 * 0.92 * 0.8 * stature - 1e-6 <= dist(f"{side}_hip", f"{side}_knee") <= 0.245 * 1.08 * stature + 1e-6
+        assert (
+            0.186 * 0.92 * 0.8 * stature - 1e-6
+            <= dist(f"{side}_shoulder", f"{side}_elbow")
+            <= 0.186 * 1.08 * stature + 1e-6
+        )
+        assert (
+            0.245 * 0.92 * 0.8 * stature - 1e-6 <= dist(f"{side}_hip", f"{side}_knee") <= 0.245 * 1.08 * stature + 1e-6
+        )
     # Camera-facing: the person's left shoulder and hip are on the image's right.
     assert j[J["left_shoulder"], 0] > j[J["right_shoulder"], 0]
     assert j[J["left_hip"], 0] > j[J["right_hip"], 0]
@@ -124,7 +130,13 @@ def test_crowd_index_matches_the_crowdpose_definition():
     assert crowd_index(kp, boxes) == pytest.approx((2 / 4 + 0 / 4) / 2)
     assert crowd_index(kp[:1], boxes[:1]) == 0.0
     assert [crowd_level(v) for v in (0.0, 0.19, 0.2, 0.79, 0.8, 1.3)] == [
-        "easy", "easy", "medium", "medium", "hard", "hard"]
+        "easy",
+        "easy",
+        "medium",
+        "medium",
+        "hard",
+        "hard",
+    ]
 
 
 def test_crowd_split_spans_easy_medium_and_hard(tmp_path):
@@ -156,11 +168,17 @@ def test_ensure_split_caches_by_parameters(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging folder left behind"
 
 
-@pytest.mark.parametrize("bad, field", [
-    ({"n_images": 0}, "n_images"), ({"image_size": 8}, "image_size"),
-    ({"persons_per_image": (3, 1)}, "persons_per_image"), ({"max_cover": 1.5}, "max_cover"),
-    ({"layout": "mpii"}, "layout"), ({"colour": 1}, "colour"),
-])
+@pytest.mark.parametrize(
+    "bad, field",
+    [
+        ({"n_images": 0}, "n_images"),
+        ({"image_size": 8}, "image_size"),
+        ({"persons_per_image": (3, 1)}, "persons_per_image"),
+        ({"max_cover": 1.5}, "max_cover"),
+        ({"layout": "mpii"}, "layout"),
+        ({"colour": 1}, "colour"),
+    ],
+)
 def test_bad_parameters_name_the_parameter(bad, field):
     with pytest.raises(ValueError, match=field):
         synthetic.split_config("train", bad)
@@ -180,7 +198,7 @@ def test_face_keypoints_sit_at_the_centre_of_their_drawn_dots():
     for seed in range(4):
         image, persons = render_scene(config, np.random.default_rng(seed))
         x, y = persons[0]["joints"][J["nose"]]
-        ys, xs = np.mgrid[int(y) - 2:int(y) + 3, int(x) - 2:int(x) + 3]
+        ys, xs = np.mgrid[int(y) - 2 : int(y) + 3, int(x) - 2 : int(x) + 3]
         dark = (np.abs(image[ys, xs].astype(int) - [25, 20, 20]).sum(-1) < 5).astype(float)
         assert dark.sum() >= 5
         centre = np.array([(dark * (xs + 0.5)).sum(), (dark * (ys + 0.5)).sum()]) / dark.sum()

@@ -31,7 +31,7 @@ def blob_sample(points: np.ndarray, size: tuple[int, int] = (120, 90)) -> PoseSa
     ys = np.arange(height) + 0.5
     image = np.zeros((height, width))
     for x, y in points:
-        image += np.exp(-((xs[None, :] - x) ** 2 + (ys[:, None] - y) ** 2) / (2 * 1.5 ** 2))
+        image += np.exp(-((xs[None, :] - x) ** 2 + (ys[:, None] - y) ** 2) / (2 * 1.5**2))
     rgb = np.repeat((np.clip(image, 0, 1) * 255).round().astype(np.uint8)[..., None], 3, axis=2)
     keypoints = np.zeros((1, 17, 3))
     keypoints[0, : len(points), :2] = points
@@ -73,7 +73,7 @@ def test_rotation_and_zoom_move_keypoints_with_the_pixels(angle, scale):
     matrix = rotation_scale_matrix(sample.image.size, angle, scale)
     out = warp(sample, matrix, sample.image.size)
     assert_keypoints_on_blobs(out)
-    assert out.areas[0] == pytest.approx(500.0 * scale ** 2)
+    assert out.areas[0] == pytest.approx(500.0 * scale**2)
 
 
 def test_crop_and_resize_move_keypoints_with_the_pixels():
@@ -129,8 +129,7 @@ def test_photometric_changes_colours_only():
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), angle=st.floats(-180, 180), scale=st.floats(0.5, 2.0),
-       area=st.floats(200, 5000))
+@given(seed=st.integers(0, 2**31 - 1), angle=st.floats(-180, 180), scale=st.floats(0.5, 2.0), area=st.floats(200, 5000))
 def test_oks_is_unchanged_when_prediction_and_truth_get_the_same_rotation(seed, angle, scale, area):
     rng = np.random.default_rng(seed)
     truth = np.concatenate([rng.uniform(40, 80, (1, 17, 2)), rng.integers(0, 3, (1, 17, 1))], axis=-1)
@@ -139,8 +138,9 @@ def test_oks_is_unchanged_when_prediction_and_truth_get_the_same_rotation(seed, 
     pred[..., :2] += rng.normal(0, 4, pred[..., :2].shape)
     before = oks_matrix(pred, truth, np.array([area]), COCO.sigmas)
     matrix = rotation_scale_matrix((120, 120), angle, scale)
-    after = oks_matrix(_apply_affine(pred, matrix), _apply_affine(truth, matrix),
-                       np.array([area * scale ** 2]), COCO.sigmas)
+    after = oks_matrix(
+        _apply_affine(pred, matrix), _apply_affine(truth, matrix), np.array([area * scale**2]), COCO.sigmas
+    )
     assert after == pytest.approx(before, abs=1e-9)
 
 

@@ -26,8 +26,9 @@ def need_pose_mini():
 @pytest.fixture(scope="module")
 def synthetic_gt(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
-    return synthetic.generate(root, n_images=12, seed=7, image_size=96, persons_per_image=(1, 4),
-                              max_box_iou=1.0, max_cover=0.5, crowding=0.5)
+    return synthetic.generate(
+        root, n_images=12, seed=7, image_size=96, persons_per_image=(1, 4), max_box_iou=1.0, max_cover=0.5, crowding=0.5
+    )
 
 
 def noisy(results: list[dict], sigma: float, seed: int = 0) -> list[dict]:
@@ -92,6 +93,7 @@ def test_bad_inputs_are_named(synthetic_gt, tmp_path):
 def _pycocotools_ious(gt_file, results):
     with open("/dev/null", "w") as sink:
         import contextlib
+
         with contextlib.redirect_stdout(sink):
             gt = COCO(str(gt_file))
             dt = gt.loadRes([dict(r) for r in results])
@@ -111,8 +113,10 @@ def _check_oks_against_pycocotools(gt_file, results):
         ours = evaluate.oks_matrix(
             np.array([d["keypoints"] for d in dts], dtype=float).reshape(len(dts), -1, 3),
             np.array([g["keypoints"] for g in gts], dtype=float).reshape(len(gts), -1, 3),
-            np.array([g["area"] for g in gts]), COCO_LAYOUT.sigmas,
-            np.array([g["bbox"] for g in gts], dtype=float))
+            np.array([g["area"] for g in gts]),
+            COCO_LAYOUT.sigmas,
+            np.array([g["bbox"] for g in gts], dtype=float),
+        )
         assert np.allclose(ours, ious, atol=1e-12)
         checked += ious.size
     assert checked > 0
@@ -164,8 +168,9 @@ def test_oks_matrix_matches_pycocotools_on_real_predictions():
 
 def test_crowdpose_mode_on_real_crowdpose_predictions():
     root = need_pose_mini()
-    stats = evaluate.coco_keypoint_stats(root / "predictions" / "crowdpose_val.json",
-                                         root / "predictions" / "crowdpose_preds.json", mode="crowdpose")
+    stats = evaluate.coco_keypoint_stats(
+        root / "predictions" / "crowdpose_val.json", root / "predictions" / "crowdpose_preds.json", mode="crowdpose"
+    )
     assert 0.0 < stats["AP"] < 1.0
     assert stats["APE"] >= stats["APH"]  # the hard image is the hardest
     gt_file, _ = pose_mini_paths("crowdpose")
@@ -179,8 +184,9 @@ def test_evaluate_model_on_split_runs_a_trained_checkpoint(tmp_path, monkeypatch
 
     monkeypatch.setattr(paths, "BUILD_DIR", tmp_path)
     monkeypatch.setattr(synthetic, "BUILD_DIR", tmp_path)
-    checkpoint = train.ensure_trained("tiny", data_params={"n_images": 4},
-                                      train_params={"steps": 2, "batch_size": 2}, progress=False)
+    checkpoint = train.ensure_trained(
+        "tiny", data_params={"n_images": 4}, train_params={"steps": 2, "batch_size": 2}, progress=False
+    )
     stats, results, gt_file = evaluate.evaluate_model_on_split(checkpoint, "crowd", {"n_images": 3})
     assert gt_file.is_relative_to(tmp_path)
     assert set(evaluate.CROWDPOSE_STAT_NAMES) <= set(stats)

@@ -2,13 +2,13 @@
 
 import pytest
 import torch
-
 from _model_helpers import pose_mini
+
 from companion.jcra.config import ModelConfig, get_config
 from companion.jcra.criterion import SetCriterion
+from companion.jcra.data.coco import collate
 from companion.jcra.model import JCRA
 from companion.jcra.predict import evaluation_dataset, outputs_to_results, predict_dataset
-from companion.jcra.data.coco import collate
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +54,10 @@ def test_padding_tokens_are_never_proposals(tiny_model):
 def test_predict_is_the_network_output_sorted_by_score(tiny_model):
     """One stage: results are the queries themselves, best first; nothing is removed or merged."""
     torch.manual_seed(1)
-    items = [(torch.randn(3, 64, 64), {"image_id": 7, "orig_size": (128, 256), "size": (64, 128)}),
-             (torch.randn(3, 48, 64), {"image_id": 9, "orig_size": (48, 64), "size": (48, 64)})]
+    items = [
+        (torch.randn(3, 64, 64), {"image_id": 7, "orig_size": (128, 256), "size": (64, 128)}),
+        (torch.randn(3, 48, 64), {"image_id": 9, "orig_size": (48, 64), "size": (48, 64)}),
+    ]
     images, pad_mask, metas = collate(items)
     with torch.no_grad():
         out = tiny_model(images, pad_mask)
@@ -100,8 +102,13 @@ def test_paper_config_forward_and_backward_on_a_real_image():
     if root is None:
         pytest.skip("../shared/data/pose-mini is absent")
     config = get_config("paper")
-    assert (config.d_model, config.encoder_layers, config.decoder_layers, config.num_queries, config.n_levels) == \
-        (256, 6, 6, 300, 4)
+    assert (config.d_model, config.encoder_layers, config.decoder_layers, config.num_queries, config.n_levels) == (
+        256,
+        6,
+        6,
+        300,
+        4,
+    )
     torch.manual_seed(0)
     model = JCRA(config)
     backbone_params = sum(p.numel() for p in model.backbone.parameters())

@@ -44,9 +44,18 @@ def test_shapes_follow_the_data_flow(model):
 def test_decoder_sampling_is_anchored_on_the_keypoints(model):
     captured = anatomy.decoder_sampling(model, torch.randn(1, 3, 64, 64))
     config = model.config
-    assert captured["locations"].shape == (1, config.num_queries, config.n_heads, config.n_levels, config.num_keypoints, 2)
+    assert captured["locations"].shape == (
+        1,
+        config.num_queries,
+        config.n_heads,
+        config.n_levels,
+        config.num_keypoints,
+        2,
+    )
     # Untrained: zero offsets, every sample sits on its keypoint.
-    torch.testing.assert_close(captured["locations"], captured["reference"][:, :, None, None].expand_as(captured["locations"]))
+    torch.testing.assert_close(
+        captured["locations"], captured["reference"][:, :, None, None].expand_as(captured["locations"])
+    )
 
 
 def test_one_stage_check_finds_no_difference(model):

@@ -2,8 +2,8 @@
 
 import numpy as np
 import torch
-
 from _model_helpers import random_targets
+
 from companion.jcra.config import get_config
 from companion.jcra.criterion import SetCriterion, sigmoid_focal_loss
 from companion.jcra.evaluate import oks_matrix
@@ -17,8 +17,13 @@ def test_torch_oks_equals_the_evaluation_oks():
     targets = random_targets([3], 17, SIZE, seed=4)[0]
     predictions = targets["keypoints"][:, :, :2] + 3 * torch.randn(3, 17, 2)
     sigmas = keypoint_sigmas(17)
-    ours = oks(predictions[:, None], targets["keypoints"][None, :, :, :2], targets["keypoints"][None, :, :, 2] > 0,
-               targets["areas"][None], sigmas)
+    ours = oks(
+        predictions[:, None],
+        targets["keypoints"][None, :, :, :2],
+        targets["keypoints"][None, :, :, 2] > 0,
+        targets["areas"][None],
+        sigmas,
+    )
     reference = oks_matrix(predictions.numpy(), targets["keypoints"].numpy(), targets["areas"].numpy(), sigmas.numpy())
     np.testing.assert_allclose(ours.numpy(), reference, rtol=1e-5, atol=1e-6)
 
@@ -44,8 +49,10 @@ def test_images_without_persons_give_a_finite_background_loss():
     assert losses["l1"] == 0 and losses["oks"] == 0 and losses["visibility"] == 0
     losses["loss"].backward()
     assert model.decoder.heads[-1].score.weight.grad.abs().sum() > 0
-    assert model.decoder.heads[-1].keypoints.layers[0].weight.grad is None or \
-        model.decoder.heads[-1].keypoints.layers[0].weight.grad.abs().sum() == 0
+    assert (
+        model.decoder.heads[-1].keypoints.layers[0].weight.grad is None
+        or model.decoder.heads[-1].keypoints.layers[0].weight.grad.abs().sum() == 0
+    )
 
 
 def test_a_perfect_pose_has_no_keypoint_loss():

@@ -37,7 +37,7 @@ def slow_attention(value, shapes, locations, weights):
         for q in range(queries):
             for m in range(heads):
                 for level, (h, w) in enumerate(shapes):
-                    level_map = value[b, starts[level]:starts[level + 1], m].T.reshape(head_dim, h, w)
+                    level_map = value[b, starts[level] : starts[level + 1], m].T.reshape(head_dim, h, w)
                     for p in range(locations.shape[4]):
                         x, y = locations[b, q, m, level, p].tolist()
                         out[b, q, m] += weights[b, q, m, level, p] * bilinear_reference(level_map, x, y)
@@ -45,15 +45,21 @@ def slow_attention(value, shapes, locations, weights):
 
 
 @settings(max_examples=8, deadline=None)
-@given(seed=st.integers(0, 10_000), heads=st.integers(1, 3), points=st.integers(1, 3),
-       shapes=st.lists(st.tuples(st.integers(1, 6), st.integers(1, 6)), min_size=1, max_size=3))
+@given(
+    seed=st.integers(0, 10_000),
+    heads=st.integers(1, 3),
+    points=st.integers(1, 3),
+    shapes=st.lists(st.tuples(st.integers(1, 6), st.integers(1, 6)), min_size=1, max_size=3),
+)
 def test_grid_sample_formulation_matches_direct_computation(seed, heads, points, shapes):
     generator = torch.Generator().manual_seed(seed)
     batch, queries, head_dim = 2, 3, 4
     tokens = sum(h * w for h, w in shapes)
     value = torch.randn(batch, tokens, heads, head_dim, generator=generator, dtype=torch.float64)
     # Locations beyond [0, 1] too: samples off the map must read zeros.
-    locations = torch.rand(batch, queries, heads, len(shapes), points, 2, generator=generator, dtype=torch.float64) * 1.4 - 0.2
+    locations = (
+        torch.rand(batch, queries, heads, len(shapes), points, 2, generator=generator, dtype=torch.float64) * 1.4 - 0.2
+    )
     weights = torch.rand(batch, queries, heads, len(shapes), points, generator=generator, dtype=torch.float64)
     fast = multi_scale_deformable_attention(value, shapes, locations, weights)
     assert fast.shape == (batch, queries, heads * head_dim)

@@ -2,8 +2,8 @@
 
 import numpy as np
 import torch
-
 from _model_helpers import random_targets
+
 from companion.jcra.config import LossConfig
 from companion.jcra.criterion import normalise_targets
 from companion.jcra.matcher import HungarianMatcher
@@ -21,7 +21,9 @@ def test_cost_matrix_is_queries_by_persons_and_lowest_on_the_true_pose():
     truth = targets[0]["keypoints"]
     keypoints = torch.rand(5, K, 2)
     keypoints[4] = truth[1]  # query 4 predicts person 1 exactly
-    cost = _matcher().cost_matrix(torch.zeros(5), keypoints, targets[0], torch.tensor([SIZE, SIZE], dtype=torch.float32))
+    cost = _matcher().cost_matrix(
+        torch.zeros(5), keypoints, targets[0], torch.tensor([SIZE, SIZE], dtype=torch.float32)
+    )
     assert cost.shape == (5, 3)
     assert cost[:, 1].argmin() == 4
 
@@ -52,7 +54,7 @@ def test_padding_tokens_are_never_matched():
     keypoints[0, :3] = targets[0]["keypoints"]  # the best tokens for every person ...
     valid = torch.ones(1, 8, dtype=torch.bool)
     valid[0, :3] = False  # ... are padding
-    (rows, _), = _matcher()(torch.zeros(1, 8), keypoints, targets, (SIZE, SIZE), valid)
+    ((rows, _),) = _matcher()(torch.zeros(1, 8), keypoints, targets, (SIZE, SIZE), valid)
     assert set(rows.tolist()).isdisjoint({0, 1, 2}) and len(rows) == 3
 
 
@@ -60,6 +62,6 @@ def test_matching_is_built_without_gradients():
     targets = normalise_targets(random_targets([2], K, SIZE), (SIZE, SIZE), torch.device("cpu"))
     keypoints = torch.rand(1, 4, K, 2, requires_grad=True)
     logits = torch.zeros(1, 4, requires_grad=True)
-    (rows, cols), = _matcher()(logits, keypoints, targets, (SIZE, SIZE))
+    ((rows, cols),) = _matcher()(logits, keypoints, targets, (SIZE, SIZE))
     assert rows.dtype == torch.int64 and not rows.requires_grad
     assert np.unique(rows.numpy()).size == 2

@@ -32,25 +32,50 @@ def test_depth_splits():
 
 
 def _summary(ap_means, ap_stds, seeds=2):
-    rows = [{"encoder_layers": e, "decoder_layers": 4 - e, "symmetric": e == 2, "AP_mean": m, "AP_std": s,
-             "latency_ms": 1.0, "seeds": seeds, "parameters": 1}
-            for e, m, s in zip((1, 2, 3), ap_means, ap_stds)]
+    rows = [
+        {
+            "encoder_layers": e,
+            "decoder_layers": 4 - e,
+            "symmetric": e == 2,
+            "AP_mean": m,
+            "AP_std": s,
+            "latency_ms": 1.0,
+            "seeds": seeds,
+            "parameters": 1,
+        }
+        for e, m, s in zip((1, 2, 3), ap_means, ap_stds)
+    ]
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize("means, stds, seeds, verdict", [
-    ((0.40, 0.50, 0.42), (0.01, 0.01, 0.01), 2, "reproduced"),
-    ((0.40, 0.50, 0.48), (0.01, 0.03, 0.01), 2, "partly"),
-    ((0.40, 0.50, 0.42), (0.0, 0.0, 0.0), 1, "partly"),
-    ((0.40, 0.45, 0.47), (0.01, 0.01, 0.01), 2, "not reproduced"),
-])
+@pytest.mark.parametrize(
+    "means, stds, seeds, verdict",
+    [
+        ((0.40, 0.50, 0.42), (0.01, 0.01, 0.01), 2, "reproduced"),
+        ((0.40, 0.50, 0.48), (0.01, 0.03, 0.01), 2, "partly"),
+        ((0.40, 0.50, 0.42), (0.0, 0.0, 0.0), 1, "partly"),
+        ((0.40, 0.45, 0.47), (0.01, 0.01, 0.01), 2, "not reproduced"),
+    ],
+)
 def test_symmetric_verdict(means, stds, seeds, verdict):
     assert ablation.symmetric_verdict(_summary(means, stds, seeds))[0] == verdict
 
 
 def test_summarise_means_over_seeds():
-    runs = pd.DataFrame([{"encoder_layers": 2, "decoder_layers": 2, "symmetric": True, "seed": s, "AP": ap,
-                          "latency_ms": 10.0, "parameters": 5} for s, ap in ((0, 0.4), (1, 0.6))])
+    runs = pd.DataFrame(
+        [
+            {
+                "encoder_layers": 2,
+                "decoder_layers": 2,
+                "symmetric": True,
+                "seed": s,
+                "AP": ap,
+                "latency_ms": 10.0,
+                "parameters": 5,
+            }
+            for s, ap in ((0, 0.4), (1, 0.6))
+        ]
+    )
     summary = ablation.summarise(runs)
     assert summary.AP_mean.item() == pytest.approx(0.5) and summary.seeds.item() == 2
     assert summary.latency_ms.item() == 10.0

@@ -4,14 +4,22 @@ import csv
 
 import pytest
 import torch
+from _model_helpers import synthetic_split
 
 import companion.jcra.train as train_module
-from _model_helpers import synthetic_split
 from companion import paths
 from companion.jcra.config import get_config
 from companion.jcra.recipes import RECIPES, get_recipe
-from companion.jcra.train import (DistributedContext, TrainParams, batch_indices, ensure_trained,
-                                  learning_rate_factor, load_model, read_checkpoint, train)
+from companion.jcra.train import (
+    DistributedContext,
+    TrainParams,
+    batch_indices,
+    ensure_trained,
+    learning_rate_factor,
+    load_model,
+    read_checkpoint,
+    train,
+)
 
 STILL = {"rotation": 0.0, "scale": (1.0, 1.0), "crop_min_fraction": 1.0}
 
@@ -67,8 +75,14 @@ def test_checkpoint_loads_weights_only_and_refuses_another_config(tmp_path):
     with pytest.raises(ValueError, match=r"trained with config 'tiny', not the requested 'small'.*d_model"):
         load_model(path, get_config("small"))
     with pytest.raises(ValueError, match="other training parameters"):
-        train(get_config("tiny"), annotations, images, tmp_path / "run", TrainParams(steps=2, batch_size=2),
-              progress=False)
+        train(
+            get_config("tiny"),
+            annotations,
+            images,
+            tmp_path / "run",
+            TrainParams(steps=2, batch_size=2),
+            progress=False,
+        )
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a readable torch checkpoint"):
         read_checkpoint(tmp_path / "junk.pt")

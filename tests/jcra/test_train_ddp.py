@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _model_helpers import synthetic_split
 
 
@@ -16,8 +15,18 @@ def test_two_gloo_processes_keep_equal_weights(tmp_path):
     annotations, images = synthetic_split(tmp_path / "data", n_images=4)
     worker = Path(__file__).with_name("_ddp_worker.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent)}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               str(worker), str(annotations), str(images), str(tmp_path / "run")]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(worker),
+        str(annotations),
+        str(images),
+        str(tmp_path / "run"),
+    ]
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-3000:]
     report = json.loads((tmp_path / "run" / "ddp_report.json").read_text())

@@ -8,7 +8,15 @@ import pytest
 
 from companion.multiwrite.__main__ import main
 
-REQUIRED_KEYS = {"latency_us", "algbw_GBps", "busbw_GBps", "link_bytes", "max_link_duplication", "delivered_ok", "events"}
+REQUIRED_KEYS = {
+    "latency_us",
+    "algbw_GBps",
+    "busbw_GBps",
+    "link_bytes",
+    "max_link_duplication",
+    "delivered_ok",
+    "events",
+}
 
 
 def run_json(capsys, argv):
@@ -17,11 +25,41 @@ def run_json(capsys, argv):
 
 
 def test_json_output_has_the_contract_keys(capsys):
-    out = run_json(capsys, ["--collective", "allgather", "--algorithm", "multiwrite", "--topology", "leafspine",
-                            "--ranks", "16", "--ranks-per-node", "4", "--oversubscription", "2", "--message-bytes", "64KiB",
-                            "--link-bandwidth-GBps", "50", "--link-latency-ns", "100", "--switch-latency-ns", "200",
-                            "--issue-overhead-ns", "300", "--mtu-bytes", "4096", "--header-bytes", "64", "--engine", "shared",
-                            "--seed", "3"])
+    out = run_json(
+        capsys,
+        [
+            "--collective",
+            "allgather",
+            "--algorithm",
+            "multiwrite",
+            "--topology",
+            "leafspine",
+            "--ranks",
+            "16",
+            "--ranks-per-node",
+            "4",
+            "--oversubscription",
+            "2",
+            "--message-bytes",
+            "64KiB",
+            "--link-bandwidth-GBps",
+            "50",
+            "--link-latency-ns",
+            "100",
+            "--switch-latency-ns",
+            "200",
+            "--issue-overhead-ns",
+            "300",
+            "--mtu-bytes",
+            "4096",
+            "--header-bytes",
+            "64",
+            "--engine",
+            "shared",
+            "--seed",
+            "3",
+        ],
+    )
     assert REQUIRED_KEYS <= set(out)
     assert out["delivered_ok"] is True and out["max_link_duplication"] == 1
     assert "r0->leaf0" in out["link_bytes"] and out["events"] > 0
@@ -29,9 +67,29 @@ def test_json_output_has_the_contract_keys(capsys):
 
 
 def test_dispatch_flags(capsys):
-    out = run_json(capsys, ["--collective", "dispatch", "--algorithm", "mesh", "--topology", "star", "--ranks", "8",
-                            "--tokens-per-rank", "8", "--token-bytes", "1024", "--top-k", "2", "--experts-per-rank", "2",
-                            "--routing", "skewed"])
+    out = run_json(
+        capsys,
+        [
+            "--collective",
+            "dispatch",
+            "--algorithm",
+            "mesh",
+            "--topology",
+            "star",
+            "--ranks",
+            "8",
+            "--tokens-per-rank",
+            "8",
+            "--token-bytes",
+            "1024",
+            "--top-k",
+            "2",
+            "--experts-per-rank",
+            "2",
+            "--routing",
+            "skewed",
+        ],
+    )
     assert out["delivered_ok"] and out["latency_us"] > 0
 
 
@@ -47,8 +105,14 @@ def test_readable_summary_and_analytic(capsys):
         (["--message-bytes", "-5"], "--message-bytes"),
         (["--ranks", "12", "--ranks-per-node", "8"], "--ranks-per-node: must divide ranks (12)"),
         (["--algorithm", "butterfly"], "--algorithm: invalid choice"),
-        (["--collective", "dispatch", "--algorithm", "ring"], "--algorithm: must be one of mesh, multiwrite, group-multicast"),
-        (["--collective", "dispatch", "--ranks", "2", "--experts-per-rank", "2", "--top-k", "5"], "--top-k: must be at most"),
+        (
+            ["--collective", "dispatch", "--algorithm", "ring"],
+            "--algorithm: must be one of mesh, multiwrite, group-multicast",
+        ),
+        (
+            ["--collective", "dispatch", "--ranks", "2", "--experts-per-rank", "2", "--top-k", "5"],
+            "--top-k: must be at most",
+        ),
         (["--link-bandwidth-GBps", "-1"], "--link-bandwidth-GBps"),
         (["--ranks", "two"], "--ranks: expected an integer"),
     ],
@@ -61,8 +125,12 @@ def test_bad_values_exit_nonzero_naming_the_flag(capsys, argv, fragment):
 
 
 def test_python_dash_m_entry_point():
-    done = subprocess.run([sys.executable, "-m", "companion.multiwrite", "--ranks", "4", "--json"],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "companion.multiwrite", "--ranks", "4", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(done.stdout)["delivered_ok"] is True
     bad = subprocess.run([sys.executable, "-m", "companion.multiwrite", "--ranks", "0"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--ranks" in bad.stderr

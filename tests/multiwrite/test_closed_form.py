@@ -13,8 +13,15 @@ IDEAL = dict(link_latency_ns=0.0, switch_latency_ns=0.0, issue_overhead_ns=0.0)
 @pytest.mark.parametrize("algorithm", ["mesh", "ring"])
 def test_star_allgather_matches_the_textbook_formula(ranks, algorithm):
     # Packet-sized chunks: the textbook formula has no pipeline-fill term.
-    s = Scenario(algorithm=algorithm, topology="star", ranks=ranks, message_bytes=1 << 20, chunk_bytes=4096,
-                 max_chunks_per_message=256, **IDEAL)
+    s = Scenario(
+        algorithm=algorithm,
+        topology="star",
+        ranks=ranks,
+        message_bytes=1 << 20,
+        chunk_bytes=4096,
+        max_chunks_per_message=256,
+        **IDEAL,
+    )
     wire = s.wire_bytes(s.message_bytes)
     textbook_s = (ranks - 1) * wire / s.link_Bps  # (N-1) m / B
     assert simulate(s).latency_s == pytest.approx(textbook_s, rel=0.02)
@@ -47,7 +54,9 @@ def test_simulator_matches_analytic_model_within_2_percent(changes):
 @pytest.mark.parametrize("algorithm", ["ring", "mesh", "multiwrite", "group-multicast", "hierarchical"])
 @pytest.mark.parametrize("engine", ["duplex", "shared"])
 def test_counted_loads_agree_with_the_closed_form(topology, algorithm, engine):
-    s = Scenario(algorithm=algorithm, topology=topology, engine=engine, ranks=32, oversubscription=2.0, message_bytes=1 << 16)
+    s = Scenario(
+        algorithm=algorithm, topology=topology, engine=engine, ranks=32, oversubscription=2.0, message_bytes=1 << 16
+    )
     assert predict(s).beta_s == pytest.approx(closed_form_allgather_beta(s), rel=1e-9)
 
 

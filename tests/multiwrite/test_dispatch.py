@@ -7,7 +7,9 @@ from companion.multiwrite.dispatch import destination_sets, expert_choices
 from companion.multiwrite.scenario import Scenario
 from companion.multiwrite.simulation import simulate
 
-BASE = dict(collective="dispatch", topology="star", ranks=8, tokens_per_rank=16, token_bytes=1024, top_k=4, experts_per_rank=2)
+BASE = dict(
+    collective="dispatch", topology="star", ranks=8, tokens_per_rank=16, token_bytes=1024, top_k=4, experts_per_rank=2
+)
 
 
 def test_experts_are_distinct_and_seeded():

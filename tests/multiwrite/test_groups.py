@@ -3,8 +3,17 @@
 from companion.multiwrite.scenario import Scenario
 from companion.multiwrite.simulation import simulate
 
-DISPATCH = dict(collective="dispatch", algorithm="group-multicast", topology="star", ranks=8, tokens_per_rank=16,
-                token_bytes=1024, top_k=3, experts_per_rank=2, group_setup_us=10.0)
+DISPATCH = dict(
+    collective="dispatch",
+    algorithm="group-multicast",
+    topology="star",
+    ranks=8,
+    tokens_per_rank=16,
+    token_bytes=1024,
+    top_k=3,
+    experts_per_rank=2,
+    group_setup_us=10.0,
+)
 
 
 def test_one_group_per_distinct_destination_set_and_serial_setups():

@@ -22,7 +22,10 @@ def test_multiwrite_is_not_faster_than_mesh_on_an_ideal_switch(ranks, message_by
 def test_multiwrite_can_lose():
     """A replication engine slower than the ports makes MultiWrite slower than unicast."""
     slow = dict(IDEAL_STAR, ranks=16, message_bytes=1 << 20, switch_replication_GBps=56.0)
-    assert simulate(Scenario(algorithm="multiwrite", **slow)).latency_s > 1.5 * simulate(Scenario(algorithm="mesh", **slow)).latency_s
+    assert (
+        simulate(Scenario(algorithm="multiwrite", **slow)).latency_s
+        > 1.5 * simulate(Scenario(algorithm="mesh", **slow)).latency_s
+    )
 
 
 def test_gain_appears_where_duplicates_cross_an_oversubscribed_link():

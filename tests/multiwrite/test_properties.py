@@ -58,7 +58,10 @@ def test_bytes_are_conserved(s):
     # A unicast switch forwards what it receives, no more, no less.
     if s.algorithm in ("ring", "mesh", "hierarchical"):
         for switch in set(links["dst"]) - {f"r{r}" for r in range(s.ranks)}:
-            assert links[links["dst"] == switch]["payload_bytes"].sum() == links[links["src"] == switch]["payload_bytes"].sum()
+            assert (
+                links[links["dst"] == switch]["payload_bytes"].sum()
+                == links[links["src"] == switch]["payload_bytes"].sum()
+            )
 
 
 @SETTINGS
@@ -69,8 +72,11 @@ def test_multiwrite_never_carries_a_payload_byte_twice_on_one_link(s):
 
 
 @SETTINGS
-@given(scenarios(collective="allgather"), st.sampled_from(["link_bandwidth_GBps", "engine_bandwidth_GBps", "switch_replication_GBps"]),
-       st.sampled_from([1.5, 4.0]))
+@given(
+    scenarios(collective="allgather"),
+    st.sampled_from(["link_bandwidth_GBps", "engine_bandwidth_GBps", "switch_replication_GBps"]),
+    st.sampled_from([1.5, 4.0]),
+)
 def test_latency_does_not_grow_when_a_bandwidth_grows(s, name, factor):
     current = getattr(s, name)
     if current is None:

@@ -15,8 +15,9 @@ def build_dir(tmp_path, monkeypatch):
 
 
 def test_stress_checks_every_operation_and_faces_each_algorithm_with_the_same_sizes():
-    config = stress.StressConfig(operations=30, segments=2, sizes_bytes=(4096, 65536), background_load=0.2,
-                                 background_bytes=65536)
+    config = stress.StressConfig(
+        operations=30, segments=2, sizes_bytes=(4096, 65536), background_load=0.2, background_bytes=65536
+    )
     frames = {a: stress.stress(SMALL.with_(algorithm=a), config, max_workers=1) for a in ("mesh", "multiwrite")}
     for frame in frames.values():
         assert len(frame) == 30 and frame["delivered_ok"].all()
@@ -29,7 +30,10 @@ def test_background_traffic_slows_operations_down():
     quiet = stress.StressConfig(operations=20, segments=1, background_load=0.0, start_jitter_us=0.0)
     busy = stress.StressConfig(operations=20, segments=1, background_load=0.5, start_jitter_us=0.0)
     mesh = SMALL.with_(algorithm="mesh")
-    assert stress.stress(mesh, busy, max_workers=1)["latency_us"].mean() > stress.stress(mesh, quiet, max_workers=1)["latency_us"].mean()
+    assert (
+        stress.stress(mesh, busy, max_workers=1)["latency_us"].mean()
+        > stress.stress(mesh, quiet, max_workers=1)["latency_us"].mean()
+    )
 
 
 def test_stress_config_validation():
@@ -46,18 +50,22 @@ def test_sensitivity_study_covers_every_factor_low_and_high():
     shared = table[(table["factor"] == "engine") & (table["setting"] == "high")]["reduction"].iloc[0]
     duplex = table[(table["factor"] == "engine") & (table["setting"] == "low")]["reduction"].iloc[0]
     assert shared > duplex  # a shared engine is one of the sources of MultiWrite's gain
-    slow_replication = table[(table["factor"] == "switch_replication_GBps") & (table["setting"] == "low")]["reduction"].iloc[0]
+    slow_replication = table[(table["factor"] == "switch_replication_GBps") & (table["setting"] == "low")][
+        "reduction"
+    ].iloc[0]
     assert slow_replication < 0 and math.isfinite(slow_replication)  # where MultiWrite loses
 
 
 def test_reductions_pick_the_best_baseline_per_quantile_and_size():
     import pandas as pd
 
-    frame = pd.DataFrame({
-        "algorithm": ["mesh", "mesh", "ring", "ring", "multiwrite", "multiwrite"],
-        "message_bytes": [1, 2, 1, 2, 1, 2],
-        "latency_us": [10.0, 40.0, 20.0, 30.0, 5.0, 30.0],
-    })
+    frame = pd.DataFrame(
+        {
+            "algorithm": ["mesh", "mesh", "ring", "ring", "multiwrite", "multiwrite"],
+            "message_bytes": [1, 2, 1, 2, 1, 2],
+            "latency_us": [10.0, 40.0, 20.0, 30.0, 5.0, 30.0],
+        }
+    )
     table = stress.reductions(frame, quantiles=(0.5,))
     by_size = table.set_index("message_bytes")
     assert by_size.loc[1, "best_baseline"] == "mesh" and by_size.loc[1, "reduction"] == pytest.approx(0.5)

@@ -37,11 +37,13 @@ def test_process_pool_gives_the_same_rows(build_dir):
 
 
 def test_reduction_against_the_best_unicast_baseline():
-    frame = pd.DataFrame({
-        "message_bytes": [1, 1, 1, 2, 2, 2],
-        "algorithm": ["ring", "mesh", "multiwrite"] * 2,
-        "latency_us": [10.0, 8.0, 6.0, 10.0, 20.0, 12.0],
-    })
+    frame = pd.DataFrame(
+        {
+            "message_bytes": [1, 1, 1, 2, 2, 2],
+            "algorithm": ["ring", "mesh", "multiwrite"] * 2,
+            "latency_us": [10.0, 8.0, 6.0, 10.0, 20.0, 12.0],
+        }
+    )
     table = sweeps.reduction(frame, by=["message_bytes"])
     assert table["best_baseline"].tolist() == ["mesh", "ring"]
     assert table["reduction"].tolist() == pytest.approx([0.25, -0.2])
@@ -49,6 +51,8 @@ def test_reduction_against_the_best_unicast_baseline():
 
 
 def test_link_sweep_labels_link_classes(build_dir):
-    links = sweeps.link_sweep([Scenario(ranks=8, ranks_per_node=4, topology="leafspine", spines=2, message_bytes=4096)], max_workers=1)
+    links = sweeps.link_sweep(
+        [Scenario(ranks=8, ranks_per_node=4, topology="leafspine", spines=2, message_bytes=4096)], max_workers=1
+    )
     assert set(links["link_class"]) == {"rank->leaf", "leaf->rank", "leaf->spine", "spine->leaf"}
     assert sweeps.link_class("r1", "r2") == "rank->rank" and sweeps.link_class("sw", "r0") == "sw->rank"

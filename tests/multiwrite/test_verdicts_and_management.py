@@ -20,16 +20,32 @@ def test_congestion_rule_separates_fabrics():
     assert verdict == "not reproduced" and "best unicast" in reason
 
 
-@pytest.mark.parametrize("value, verdict, words", [(0.30, "partly", "same size"), (0.8, "partly", "above"),
-                                                   (0.05, "partly", "below"), (-0.1, "not reproduced", "never")])
+@pytest.mark.parametrize(
+    "value, verdict, words",
+    [
+        (0.30, "partly", "same size"),
+        (0.8, "partly", "above"),
+        (0.05, "partly", "below"),
+        (-0.1, "not reproduced", "never"),
+    ],
+)
 def test_latency_33_rule(value, verdict, words):
     found, reason = verdicts.latency_33(value, "somewhere")
     assert found == verdict and "33%" in reason and words in reason and "\n" not in reason
 
 
 def test_group_churn_fills_the_table_then_falls_back():
-    s = Scenario(collective="dispatch", algorithm="group-multicast", ranks=8, tokens_per_rank=8, token_bytes=1024, top_k=4,
-                 experts_per_rank=2, group_table_entries=40, group_setup_us=5.0)
+    s = Scenario(
+        collective="dispatch",
+        algorithm="group-multicast",
+        ranks=8,
+        tokens_per_rank=8,
+        token_bytes=1024,
+        top_k=4,
+        experts_per_rank=2,
+        group_table_entries=40,
+        group_setup_us=5.0,
+    )
     rows = churn(s, operations=3)
     assert rows["new_groups"].sum() == 40 and rows["table_entries_used"].iloc[-1] == 40
     assert rows["fallbacks"].iloc[-1] > 0

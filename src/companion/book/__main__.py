@@ -12,11 +12,19 @@ from companion.book.contents import BookError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m companion.book",
-                                     description="Render the executed notebooks, claims and figures as a static HTML site.")
-    parser.add_argument("--out", type=Path, default=paths.BUILD_DIR / "book", help="output folder (default: build/book)")
-    parser.add_argument("--executed", type=Path, default=paths.BUILD_DIR / "executed",
-                        help="executed notebooks of the last `make figures` (default: build/executed)")
+    parser = argparse.ArgumentParser(
+        prog="python -m companion.book",
+        description="Render the executed notebooks, claims and figures as a static HTML site.",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=paths.BUILD_DIR / "book", help="output folder (default: build/book)"
+    )
+    parser.add_argument(
+        "--executed",
+        type=Path,
+        default=paths.BUILD_DIR / "executed",
+        help="executed notebooks of the last `make figures` (default: build/executed)",
+    )
     parser.add_argument("--figures", type=Path, default=paths.figures_dir(), help="figures tree (default: figures)")
     args = parser.parse_args(argv)
     try:

@@ -1,9 +1,9 @@
 """Build the book into a fresh folder and swap it in whole, so a reader never sees half a book.
 
-    build/book/index.html                    notebooks by paper, claims one by one
-    build/book/scoreboard.html               figures/claims.md
-    build/book/notebooks/<wing>/<name>.html  one page per executed notebook
-    build/book/figures/...                   copies of the figures tree's PNG, PDF, CSV and Markdown
+build/book/index.html                    notebooks by paper, claims one by one
+build/book/scoreboard.html               figures/claims.md
+build/book/notebooks/<wing>/<name>.html  one page per executed notebook
+build/book/figures/...                   copies of the figures tree's PNG, PDF, CSV and Markdown
 """
 
 from __future__ import annotations
@@ -66,8 +66,9 @@ def _write_site(contents: BookContents, site: Path, notebooks_dir: Path) -> list
     return pages
 
 
-def build(out: Path, executed_dir: Path | None = None, figures_root: Path | None = None,
-          notebooks_dir: Path | None = None) -> BuildReport:
+def build(
+    out: Path, executed_dir: Path | None = None, figures_root: Path | None = None, notebooks_dir: Path | None = None
+) -> BuildReport:
     """Render the book into ``out`` (replaced whole on success; left as it was on failure)."""
     executed_dir = executed_dir or paths.BUILD_DIR / "executed"
     figures_root = figures_root or paths.figures_dir()
@@ -89,5 +90,10 @@ def build(out: Path, executed_dir: Path | None = None, figures_root: Path | None
             os.replace(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return BuildReport(out=out, pages=[out / p.relative_to(staging) for p in pages], copied_files=copied,
-                       broken=broken, external=external)
+    return BuildReport(
+        out=out,
+        pages=[out / p.relative_to(staging) for p in pages],
+        copied_files=copied,
+        broken=broken,
+        external=external,
+    )

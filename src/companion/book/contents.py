@@ -60,7 +60,7 @@ class NotebookEntry:
 @dataclass
 class BookContents:
     notebooks: list[NotebookEntry]
-    board: pd.DataFrame            # claims.scoreboard(): one row per registered claim
+    board: pd.DataFrame  # claims.scoreboard(): one row per registered claim
     figures_root: Path
     scoreboard_markdown: str | None  # figures/claims.md, when present
 
@@ -103,8 +103,9 @@ def _outputs(folder: Path, suffix: str) -> list[str]:
 
 def collect(executed_dir: Path, figures_root: Path, registry: dict[str, claims.Claim] | None = None) -> BookContents:
     """Read every executed notebook and the figures tree; raise :class:`BookError` when nothing ran yet."""
-    notebooks_found = sorted(p for p in executed_dir.rglob("*.ipynb") if not p.name.startswith(".")) \
-        if executed_dir.is_dir() else []
+    notebooks_found = (
+        sorted(p for p in executed_dir.rglob("*.ipynb") if not p.name.startswith(".")) if executed_dir.is_dir() else []
+    )
     if not notebooks_found:
         raise BookError(
             f"nothing to render: no executed notebooks under {executed_dir}. Run `make figures` first "
@@ -123,17 +124,19 @@ def collect(executed_dir: Path, figures_root: Path, registry: dict[str, claims.C
             raise BookError(f"{path}: not a readable executed notebook ({error})") from error
         papermill = notebook.get("metadata", {}).get("papermill", {})
         folder = figures_root / name
-        entries.append(NotebookEntry(
-            name=name,
-            executed=path,
-            title=notebook_title(cells, name),
-            paper=papers.get(name.split("/")[0], COMPANION) if "/" in name else COMPANION,
-            profile=(papermill.get("parameters") or {}).get("profile"),
-            finished=papermill.get("end_time"),
-            figures=_outputs(folder, ".png"),
-            tables=_outputs(folder, ".md"),
-            records=[r for r in records if r.notebook == name],
-        ))
+        entries.append(
+            NotebookEntry(
+                name=name,
+                executed=path,
+                title=notebook_title(cells, name),
+                paper=papers.get(name.split("/")[0], COMPANION) if "/" in name else COMPANION,
+                profile=(papermill.get("parameters") or {}).get("profile"),
+                finished=papermill.get("end_time"),
+                figures=_outputs(folder, ".png"),
+                tables=_outputs(folder, ".md"),
+                records=[r for r in records if r.notebook == name],
+            )
+        )
     scoreboard_path = figures_root / "claims.md"
     return BookContents(
         notebooks=entries,

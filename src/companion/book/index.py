@@ -92,24 +92,33 @@ def render_index(contents: BookContents) -> str:
         entry = contents.notebook(row["notebook"])
         stem = row["figure"].rsplit("/", 1)[-1].removesuffix(".png") if row["figure"] else ""
         figure_exists = bool(stem) and (contents.figures_root / row["figure"]).exists()
-        rows.append({
-            **row,
-            "page": entry.href if entry else None,
-            "title": entry.title if entry else row["notebook"],
-            "figure_png": f"figures/{row['figure']}" if figure_exists else None,
-            "figure_link": f"{entry.href}#figure-{stem}" if entry and figure_exists else f"figures/{row['figure']}",
-        })
+        rows.append(
+            {
+                **row,
+                "page": entry.href if entry else None,
+                "title": entry.title if entry else row["notebook"],
+                "figure_png": f"figures/{row['figure']}" if figure_exists else None,
+                "figure_link": f"{entry.href}#figure-{stem}" if entry and figure_exists else f"figures/{row['figure']}",
+            }
+        )
     profiles = sorted({nb.profile for nb in contents.notebooks if nb.profile})
-    body = _INDEX.render(papers=contents.by_paper(), claim_rows=rows, counts=_counts(contents),
-                         notebooks=contents.notebooks, profiles=profiles)
-    return _PAGE.render(title="JCRA and MultiWrite: reading companion", css=Markup(BOOK_CSS),
-                        has_scoreboard=contents.scoreboard_markdown is not None, body=Markup(body))
+    body = _INDEX.render(
+        papers=contents.by_paper(),
+        claim_rows=rows,
+        counts=_counts(contents),
+        notebooks=contents.notebooks,
+        profiles=profiles,
+    )
+    return _PAGE.render(
+        title="JCRA and MultiWrite: reading companion",
+        css=Markup(BOOK_CSS),
+        has_scoreboard=contents.scoreboard_markdown is not None,
+        body=Markup(body),
+    )
 
 
 def render_scoreboard(contents: BookContents) -> str:
     """``figures/claims.md`` as a page, its links pointing into the book's copy of ``figures/``."""
     markdown = mistune.create_markdown(renderer=_FiguresLinks(escape=False), plugins=["table"])
     body = markdown(contents.scoreboard_markdown or "")
-    return _PAGE.render(title="Claims scoreboard", css=Markup(BOOK_CSS), has_scoreboard=True,
-                        body=Markup(body))
-
+    return _PAGE.render(title="Claims scoreboard", css=Markup(BOOK_CSS), has_scoreboard=True, body=Markup(body))

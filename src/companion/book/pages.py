@@ -70,10 +70,12 @@ def claim_banner(record: claims.ClaimRecord, page: str) -> str:
     color = VERDICT_COLORS.get(record.verdict, "#777777")
     measured = "; ".join(f"{name} = {value:.4g}" for name, value in record.measured.items())
     figure = f' <a href="#figure-{html.escape(record.figure)}">figure</a>' if record.figure else ""
-    return (f'<div class="book-claim" id="claim-{html.escape(record.claim_id)}" style="--verdict: {color}">'
-            f'<b>Claim <code>{html.escape(record.claim_id)}</code></b> {badge(record.verdict)} '
-            f'{html.escape(measured)} {html.escape(record.unit or "")}<br>{html.escape(record.reason)}{figure}'
-            f' &middot; <a href="{relative("index.html", page)}#claim-{html.escape(record.claim_id)}">in the index</a></div>')
+    return (
+        f'<div class="book-claim" id="claim-{html.escape(record.claim_id)}" style="--verdict: {color}">'
+        f"<b>Claim <code>{html.escape(record.claim_id)}</code></b> {badge(record.verdict)} "
+        f"{html.escape(measured)} {html.escape(record.unit or '')}<br>{html.escape(record.reason)}{figure}"
+        f' &middot; <a href="{relative("index.html", page)}#claim-{html.escape(record.claim_id)}">in the index</a></div>'
+    )
 
 
 def _records_claim(source: str, claim_id: str) -> bool:
@@ -85,8 +87,14 @@ def with_claim_banners(notebook: nbformat.NotebookNode, entry: NotebookEntry, pa
     """Insert a banner before each cell that records one of ``entry``'s claims; return the claims not placed."""
     unplaced = []
     for record in entry.records:
-        index = next((i for i, cell in enumerate(notebook.cells)
-                      if cell.cell_type == "code" and _records_claim(cell.source, record.claim_id)), None)
+        index = next(
+            (
+                i
+                for i, cell in enumerate(notebook.cells)
+                if cell.cell_type == "code" and _records_claim(cell.source, record.claim_id)
+            ),
+            None,
+        )
         if index is None:
             unplaced.append(record)
             continue
@@ -102,36 +110,55 @@ def outputs_section(entry: NotebookEntry, contents: BookContents, page: str, unp
         parts.append("<p>This notebook wrote no figure or table.</p>")
     for stem in entry.figures:
         base = relative(f"figures/{entry.name}/{stem}", page)
-        downloads = [f'<a href="{base}{suffix}">{label}</a>' for suffix, label in ((".pdf", "PDF"), (".csv", "data (CSV)"))
-                     if (contents.figures_root / entry.name / f"{stem}{suffix}").exists()]
-        parts.append(f'<figure id="figure-{html.escape(stem)}"><img src="{base}.png" alt="figure {html.escape(stem)}">'
-                     f'<figcaption>{" &middot; ".join([f"<code>{html.escape(stem)}</code>", *downloads])}</figcaption></figure>')
+        downloads = [
+            f'<a href="{base}{suffix}">{label}</a>'
+            for suffix, label in ((".pdf", "PDF"), (".csv", "data (CSV)"))
+            if (contents.figures_root / entry.name / f"{stem}{suffix}").exists()
+        ]
+        parts.append(
+            f'<figure id="figure-{html.escape(stem)}"><img src="{base}.png" alt="figure {html.escape(stem)}">'
+            f"<figcaption>{' &middot; '.join([f'<code>{html.escape(stem)}</code>', *downloads])}</figcaption></figure>"
+        )
     for stem in entry.tables:
         table = (contents.figures_root / entry.name / f"{stem}.md").read_text(encoding="utf-8")
         csv = relative(f"figures/{entry.name}/{stem}.csv", page)
-        link = f' &middot; <a href="{csv}">CSV</a>' if (contents.figures_root / entry.name / f"{stem}.csv").exists() else ""
-        parts.append(f'<div id="table-{html.escape(stem)}"><h3><code>{html.escape(stem)}</code>{link}</h3>'
-                     f'{_markdown(table)}</div>')
+        link = (
+            f' &middot; <a href="{csv}">CSV</a>'
+            if (contents.figures_root / entry.name / f"{stem}.csv").exists()
+            else ""
+        )
+        parts.append(
+            f'<div id="table-{html.escape(stem)}"><h3><code>{html.escape(stem)}</code>{link}</h3>'
+            f"{_markdown(table)}</div>"
+        )
     parts.append("</section>")
     return "\n".join(parts)
 
 
 def navigation(page: str, has_scoreboard: bool) -> str:
-    links = [f'<a href="{relative("index.html", page)}">Index</a>',
-             f'<a href="{relative("index.html", page)}#by-claim">Claims</a>']
+    links = [
+        f'<a href="{relative("index.html", page)}">Index</a>',
+        f'<a href="{relative("index.html", page)}#by-claim">Claims</a>',
+    ]
     if has_scoreboard:
         links.append(f'<a href="{relative("scoreboard.html", page)}">Scoreboard</a>')
     return f'<nav class="book-nav">{"".join(links)}</nav>'
 
 
 def exporter() -> HTMLExporter:
-    return HTMLExporter(template_name="lab", template_file="book.html.j2",
-                        extra_loaders=[jinja2.DictLoader({"book.html.j2": _TEMPLATE})],
-                        exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True)
+    return HTMLExporter(
+        template_name="lab",
+        template_file="book.html.j2",
+        extra_loaders=[jinja2.DictLoader({"book.html.j2": _TEMPLATE})],
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
 
 
-def render_notebook(entry: NotebookEntry, contents: BookContents, source_dir: Path | None,
-                    html_exporter: HTMLExporter | None = None) -> str:
+def render_notebook(
+    entry: NotebookEntry, contents: BookContents, source_dir: Path | None, html_exporter: HTMLExporter | None = None
+) -> str:
     """The page of one executed notebook. ``source_dir`` resolves images its Markdown cells reference."""
     notebook = nbformat.read(entry.executed, as_version=4)
     notebook.metadata["title"] = entry.title
@@ -139,8 +166,11 @@ def render_notebook(entry: NotebookEntry, contents: BookContents, source_dir: Pa
     unplaced = with_claim_banners(notebook, entry, page)
     resources = {
         "metadata": {"name": entry.name, "path": str(source_dir or entry.executed.parent)},
-        "book": {"css": BOOK_CSS, "nav": navigation(page, contents.scoreboard_markdown is not None),
-                 "outputs": outputs_section(entry, contents, page, unplaced)},
+        "book": {
+            "css": BOOK_CSS,
+            "nav": navigation(page, contents.scoreboard_markdown is not None),
+            "outputs": outputs_section(entry, contents, page, unplaced),
+        },
     }
     body, _ = (html_exporter or exporter()).from_notebook_node(notebook, resources=resources)
     return body

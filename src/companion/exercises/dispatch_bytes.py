@@ -34,9 +34,17 @@ class DispatchExercise:
     seed: int = 0
 
     def scenario(self, top_k: int, algorithm: str = "mesh") -> Scenario:
-        return Scenario(collective="dispatch", algorithm=algorithm, topology="star", ranks=self.n_ranks,
-                        experts_per_rank=self.experts_per_rank, tokens_per_rank=self.tokens,
-                        token_bytes=self.token_bytes, top_k=top_k, seed=self.seed)
+        return Scenario(
+            collective="dispatch",
+            algorithm=algorithm,
+            topology="star",
+            ranks=self.n_ranks,
+            experts_per_rank=self.experts_per_rank,
+            tokens_per_rank=self.tokens,
+            token_bytes=self.token_bytes,
+            top_k=top_k,
+            seed=self.seed,
+        )
 
     @property
     def n_experts(self) -> int:
@@ -74,16 +82,24 @@ def check_sent_bytes(unicast_bytes, multiwrite_bytes, exercise: DispatchExercise
         return correct("both series equal what the wing's dispatch sends for every k.")
     if not unicast_ok:
         if np.array_equal(unicast, ks * exercise.tokens * exercise.token_bytes):
-            return not_yet("`unicast_bytes` counts every chosen expert.", "two experts on the same rank need only one copy, "
-                           "and experts on rank 0 need none.")
+            return not_yet(
+                "`unicast_bytes` counts every chosen expert.",
+                "two experts on the same rank need only one copy, and experts on rank 0 need none.",
+            )
         wrong = ks[unicast != expected[:, 0]].tolist()
-        return not_yet(f"`unicast_bytes` differs for k = {wrong}.", "per token: the set of expert ranks (expert // "
-                       "experts_per_rank), without rank 0, times token_bytes.")
+        return not_yet(
+            f"`unicast_bytes` differs for k = {wrong}.",
+            "per token: the set of expert ranks (expert // experts_per_rank), without rank 0, times token_bytes.",
+        )
     if np.array_equal(multiwrite, np.full(len(ks), exercise.tokens * exercise.token_bytes, dtype=np.float64)):
-        return not_yet("`multiwrite_bytes` counts every token.", "a token whose experts all live on rank 0 is not sent.")
+        return not_yet(
+            "`multiwrite_bytes` counts every token.", "a token whose experts all live on rank 0 is not sent."
+        )
     wrong = ks[multiwrite != expected[:, 1]].tolist()
-    return not_yet(f"`multiwrite_bytes` differs for k = {wrong}.", "MultiWrite sends a token once if it has at least "
-                   "one remote destination.")
+    return not_yet(
+        f"`multiwrite_bytes` differs for k = {wrong}.",
+        "MultiWrite sends a token once if it has at least one remote destination.",
+    )
 
 
 @checker
@@ -100,10 +116,15 @@ def check_expected_ranks(expected_ranks, exercise: DispatchExercise) -> Feedback
     if np.allclose(answer, with_own, rtol=1e-6):
         return not_yet("your expectation counts rank 0 as a destination.", "only the R - 1 other ranks are remote.")
     if np.allclose(answer, with_replacement, rtol=1e-6):
-        return not_yet("your expectation draws experts with replacement.",
-                       "the k experts are distinct: the chance of missing a rank is C(E - e, k) / C(E, k).")
-    return not_yet("your expectation differs from the formula.", "by linearity of expectation: (number of other ranks) "
-                   "x P(a given other rank hosts at least one of the k experts).")
+        return not_yet(
+            "your expectation draws experts with replacement.",
+            "the k experts are distinct: the chance of missing a rank is C(E - e, k) / C(E, k).",
+        )
+    return not_yet(
+        "your expectation differs from the formula.",
+        "by linearity of expectation: (number of other ranks) "
+        "x P(a given other rank hosts at least one of the k experts).",
+    )
 
 
 def plot_dispatch(exercise: DispatchExercise, unicast_bytes, multiwrite_bytes, expected_ranks) -> plt.Figure:
@@ -112,11 +133,15 @@ def plot_dispatch(exercise: DispatchExercise, unicast_bytes, multiwrite_bytes, e
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     ks = list(exercise.top_ks)
     per_token = exercise.tokens * exercise.token_bytes
-    series = [(unicast_bytes, "unicast: copies per token (your count, measured here)", "mesh", "o-"),
-              (multiwrite_bytes, "MultiWrite: copies per token (your count, measured here)", "multiwrite", "s-")]
+    series = [
+        (unicast_bytes, "unicast: copies per token (your count, measured here)", "mesh", "o-"),
+        (multiwrite_bytes, "MultiWrite: copies per token (your count, measured here)", "multiwrite", "s-"),
+    ]
     for values, label, method, marker in series:
         if values is not None:
-            ax.plot(ks, np.asarray(values, dtype=float) / per_token, marker, color=style.method_color(method), label=label)
+            ax.plot(
+                ks, np.asarray(values, dtype=float) / per_token, marker, color=style.method_color(method), label=label
+            )
     if expected_ranks is not None:
         ax.plot(ks, expected_ranks, "k--", label="expected remote ranks per token (your formula)")
     ax.set_xscale("log", base=2)

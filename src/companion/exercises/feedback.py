@@ -61,10 +61,16 @@ def as_number(answer: Any, name: str) -> float:
     try:
         value = float(np.asarray(answer, dtype=np.float64).item())
     except (TypeError, ValueError):
-        raise Unusable(not_yet(f"`{name}` should be a single number, got {type(answer).__name__} {_short(answer)}.",
-                               "a scalar numpy array, a torch scalar or a Python float all work.")) from None
+        raise Unusable(
+            not_yet(
+                f"`{name}` should be a single number, got {type(answer).__name__} {_short(answer)}.",
+                "a scalar numpy array, a torch scalar or a Python float all work.",
+            )
+        ) from None
     if not np.isfinite(value):
-        raise Unusable(not_yet(f"`{name}` is {value}.", "look for a division by zero or a log/exp of an extreme value."))
+        raise Unusable(
+            not_yet(f"`{name}` is {value}.", "look for a division by zero or a log/exp of an extreme value.")
+        )
     return value
 
 
@@ -79,18 +85,29 @@ def as_array(answer: Any, name: str, shape: tuple[int, ...], axes: str) -> np.nd
     try:
         array = np.asarray(answer, dtype=np.float64)
     except (TypeError, ValueError):
-        raise Unusable(not_yet(f"`{name}` could not be read as an array of numbers ({type(answer).__name__}).",
-                               f"build it with numpy; it should have shape {axes}.")) from None
+        raise Unusable(
+            not_yet(
+                f"`{name}` could not be read as an array of numbers ({type(answer).__name__}).",
+                f"build it with numpy; it should have shape {axes}.",
+            )
+        ) from None
     if array.shape != tuple(shape):
         transposed = array.ndim == 2 and array.shape == tuple(shape)[::-1]
-        raise Unusable(not_yet(
-            f"`{name}` has shape {list(array.shape)}, expected {axes} = {list(shape)}.",
-            "it looks transposed: rows and columns are swapped." if transposed
-            else "check which axis each dimension belongs to and that no axis was summed away.",
-        ))
+        raise Unusable(
+            not_yet(
+                f"`{name}` has shape {list(array.shape)}, expected {axes} = {list(shape)}.",
+                "it looks transposed: rows and columns are swapped."
+                if transposed
+                else "check which axis each dimension belongs to and that no axis was summed away.",
+            )
+        )
     if not np.all(np.isfinite(array)):
-        raise Unusable(not_yet(f"`{name}` contains NaN or infinite values.",
-                               "look for a division by zero, e.g. an average over an empty set."))
+        raise Unusable(
+            not_yet(
+                f"`{name}` contains NaN or infinite values.",
+                "look for a division by zero, e.g. an average over an empty set.",
+            )
+        )
     return array
 
 
@@ -113,8 +130,10 @@ def checker(function):
         except Unusable as unusable:
             return unusable.feedback
         except Exception as error:  # noqa: BLE001 - reported to the student instead
-            return not_yet(f"your answer could not be checked ({type(error).__name__}: {error}).",
-                           "compare its type and shape with what the cell asks for.")
+            return not_yet(
+                f"your answer could not be checked ({type(error).__name__}: {error}).",
+                "compare its type and shape with what the cell asks for.",
+            )
 
     return wrapped
 

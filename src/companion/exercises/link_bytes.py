@@ -30,7 +30,7 @@ _HINTS = {
     ("ring", "rank_up"): "in N-1 steps a ring rank forwards one block per step to its successor.",
     ("ring", "rank_down"): "every rank receives the N-1 blocks it does not own, one per step.",
     ("ring", "leaf_up"): "only the ring edge from a leaf's last rank to the next leaf's first rank leaves the leaf; "
-                         "how many blocks cross that edge in N-1 steps?",
+    "how many blocks cross that edge in N-1 steps?",
     ("ring", "leaf_down"): "one ring edge enters each leaf; it carries as many blocks as any other ring edge.",
     ("mesh", "rank_up"): "a mesh rank writes its own block to each of the N-1 others separately.",
     ("mesh", "rank_down"): "every rank receives the N-1 blocks it does not own.",
@@ -63,8 +63,14 @@ class FabricExercise:
 
     def scenario(self, algorithm: str) -> Scenario:
         """The simulator's scenario for this fabric (a non-blocking leaf/spine, the wing's defaults otherwise)."""
-        return Scenario(collective="allgather", algorithm=algorithm, topology="leafspine", ranks=self.n_ranks,
-                        ranks_per_node=self.ranks_per_leaf, message_bytes=self.block_bytes)
+        return Scenario(
+            collective="allgather",
+            algorithm=algorithm,
+            topology="leafspine",
+            ranks=self.n_ranks,
+            ranks_per_node=self.ranks_per_leaf,
+            message_bytes=self.block_bytes,
+        )
 
 
 def _link_class(src: str, dst: str) -> str:
@@ -83,10 +89,15 @@ def simulated_link_bytes(exercise: FabricExercise, algorithm: str) -> dict[str, 
     """
     links = simulate(exercise.scenario(algorithm)).links
     classes = [_link_class(src, dst) for src, dst in zip(links["src"], links["dst"])]
-    leaf = [dst if c == "leaf_down" else src if c == "leaf_up" else None for c, src, dst in zip(classes, links["src"], links["dst"])]
+    leaf = [
+        dst if c == "leaf_down" else src if c == "leaf_up" else None
+        for c, src, dst in zip(classes, links["src"], links["dst"])
+    ]
     frame = links.assign(link_class=classes, leaf=leaf)
     ranks = frame[frame.leaf.isna()].groupby("link_class")["payload_bytes"].max()
-    leaves = frame[frame.leaf.notna()].groupby(["link_class", "leaf"])["payload_bytes"].sum().groupby("link_class").max()
+    leaves = (
+        frame[frame.leaf.notna()].groupby(["link_class", "leaf"])["payload_bytes"].sum().groupby("link_class").max()
+    )
     both = pd.concat([ranks, leaves])
     return {name: int(both.get(name, 0)) for name in LINK_CLASSES}
 
@@ -96,8 +107,10 @@ def check_link_bytes(answer, exercise: FabricExercise) -> Feedback:
     """``answer``: {algorithm: {link class: payload bytes}} for ring, mesh and multiwrite."""
     require_answer(answer, "link_bytes", "a dict {algorithm: {link class: bytes}}")
     if not isinstance(answer, dict):
-        return not_yet(f"`link_bytes` should be a dict, got {type(answer).__name__}.",
-                       f"use keys {ALGORITHMS}, each mapping {LINK_CLASSES} to a number of bytes.")
+        return not_yet(
+            f"`link_bytes` should be a dict, got {type(answer).__name__}.",
+            f"use keys {ALGORITHMS}, each mapping {LINK_CLASSES} to a number of bytes.",
+        )
     missing = [a for a in ALGORITHMS if not isinstance(answer.get(a), dict)]
     if missing:
         return not_yet(f"`link_bytes` has no dict for {', '.join(missing)}.", f"give all of {', '.join(ALGORITHMS)}.")
@@ -112,14 +125,18 @@ def check_link_bytes(answer, exercise: FabricExercise) -> Feedback:
             if as_number(value, f"link_bytes[{algorithm!r}][{link_class!r}]") != expected[link_class]:
                 wrong.append((algorithm, link_class))
     if blank:
-        return not_yet(f"{len(blank)} entries are not filled in yet: {', '.join(blank[:4])}{' ...' if len(blank) > 4 else ''}.",
-                       "count each link class for each algorithm, in bytes.")
+        return not_yet(
+            f"{len(blank)} entries are not filled in yet: {', '.join(blank[:4])}{' ...' if len(blank) > 4 else ''}.",
+            "count each link class for each algorithm, in bytes.",
+        )
     if not wrong:
         return correct("all 12 entries equal the simulator's per-link payload bytes.")
     algorithm, link_class = wrong[0]
     where = ", ".join(f"{a}/{c}" for a, c in wrong)
-    return not_yet(f"{len(wrong)} of 12 entries differ from the simulator: {where}.",
-                   f"for {algorithm}/{link_class}: {_HINTS[algorithm, link_class]}")
+    return not_yet(
+        f"{len(wrong)} of 12 entries differ from the simulator: {where}.",
+        f"for {algorithm}/{link_class}: {_HINTS[algorithm, link_class]}",
+    )
 
 
 @checker
@@ -129,11 +146,18 @@ def check_redundant_bytes(answer, exercise: FabricExercise) -> Feedback:
     m, g = exercise.block_bytes, exercise.ranks_per_leaf
     expected = (g - 1) * m  # the edge into a leaf carries every block but its receiver's, G-1 of them local
     if value == expected:
-        return correct("the ring edge into a leaf brings back the blocks of that leaf's other ranks: "
-                       "bytes a leaf-level multicast would never send.")
+        return correct(
+            "the ring edge into a leaf brings back the blocks of that leaf's other ranks: "
+            "bytes a leaf-level multicast would never send."
+        )
     if value == g * m:
         return not_yet("one block too many.", "the first rank of the leaf never receives its own block.")
     if value == (exercise.n_ranks - g) * m:
-        return not_yet("that is the useful part: the blocks from other leaves.", "count the blocks that started in this leaf.")
-    return not_yet("not the redundant bytes.", "list the blocks that cross the ring edge into the leaf in N-1 steps and "
-                   "mark those whose owner sits in the same leaf.")
+        return not_yet(
+            "that is the useful part: the blocks from other leaves.", "count the blocks that started in this leaf."
+        )
+    return not_yet(
+        "not the redundant bytes.",
+        "list the blocks that cross the ring edge into the leaf in N-1 steps and "
+        "mark those whose owner sits in the same leaf.",
+    )

@@ -26,8 +26,17 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from companion import style
-from companion.exercises.feedback import (Feedback, Unusable, as_array, checker, correct, describe_indices, not_yet,
-                                          require_answer, wrong_entries)
+from companion.exercises.feedback import (
+    Feedback,
+    Unusable,
+    as_array,
+    checker,
+    correct,
+    describe_indices,
+    not_yet,
+    require_answer,
+    wrong_entries,
+)
 from companion.exercises.oks import STANDING_TEMPLATE
 from companion.jcra.config import LossConfig
 from companion.jcra.matcher import HungarianMatcher
@@ -88,17 +97,33 @@ def make_image(seed: int = 0) -> MatchingExercise:
     stray = rng.uniform([0, 0], [128, 96], size=(17, 2))
     query_keypoints = np.stack([guess(2, 2.0), between, guess(0, 4.0), stray, guess(1, 8.0)])
     query_logits = np.array([2.0, 1.5, -0.5, -3.0, 0.5])
-    return MatchingExercise(canvas_hw=(96, 128), truth=truth, labelled=labelled, areas=areas,
-                            query_keypoints=query_keypoints, query_logits=query_logits,
-                            sigmas=keypoint_sigmas(17).double().numpy(), loss=LossConfig())
+    return MatchingExercise(
+        canvas_hw=(96, 128),
+        truth=truth,
+        labelled=labelled,
+        areas=areas,
+        query_keypoints=query_keypoints,
+        query_logits=query_logits,
+        sigmas=keypoint_sigmas(17).double().numpy(),
+        loss=LossConfig(),
+    )
 
 
-def reference_cost(image: MatchingExercise, match_class: float | None = None, match_l1: float | None = None,
-                   match_oks: float | None = None) -> np.ndarray:
+def reference_cost(
+    image: MatchingExercise,
+    match_class: float | None = None,
+    match_l1: float | None = None,
+    match_oks: float | None = None,
+) -> np.ndarray:
     """float64[Q, N] cost from the wing's ``HungarianMatcher.cost_matrix`` (weights overridable per term)."""
-    weights = {name: value for name, value in
-               (("match_class", match_class), ("match_l1", match_l1), ("match_oks", match_oks)) if value is not None}
-    matcher = HungarianMatcher(dataclasses.replace(image.loss, **weights), torch.as_tensor(image.sigmas, dtype=torch.float32))
+    weights = {
+        name: value
+        for name, value in (("match_class", match_class), ("match_l1", match_l1), ("match_oks", match_oks))
+        if value is not None
+    }
+    matcher = HungarianMatcher(
+        dataclasses.replace(image.loss, **weights), torch.as_tensor(image.sigmas, dtype=torch.float32)
+    )
     height, width = image.canvas_hw
     canvas_wh = torch.tensor([width, height], dtype=torch.float64)
     target = {
@@ -107,8 +132,12 @@ def reference_cost(image: MatchingExercise, match_class: float | None = None, ma
         "areas": torch.as_tensor(image.areas),
     }
     with torch.no_grad():
-        cost = matcher.cost_matrix(torch.as_tensor(image.query_logits), torch.as_tensor(image.query_keypoints) / canvas_wh,
-                                   target, canvas_wh.float())
+        cost = matcher.cost_matrix(
+            torch.as_tensor(image.query_logits),
+            torch.as_tensor(image.query_keypoints) / canvas_wh,
+            target,
+            canvas_wh.float(),
+        )
     return cost.double().numpy()
 
 
@@ -142,8 +171,10 @@ def check_class_cost(class_cost, image: MatchingExercise) -> Feedback:
     alpha, gamma = image.loss.focal_alpha, image.loss.focal_gamma
     positive = alpha * (1 - probability) ** gamma * -np.log(probability)
     if np.allclose(answer, positive, rtol=1e-3, atol=1e-5):
-        return not_yet("your cost keeps only the positive (person) term.",
-                       "subtract the cost of calling the query background: (1 - alpha) p^gamma (-log(1 - p)).")
+        return not_yet(
+            "your cost keeps only the positive (person) term.",
+            "subtract the cost of calling the query background: (1 - alpha) p^gamma (-log(1 - p)).",
+        )
     if np.allclose(answer, -expected, rtol=1e-3, atol=1e-5):
         return not_yet("your cost has the opposite sign.", "a confident query (large logit) must be cheap to match.")
     return _mismatch(answer, expected, "class_cost", "p is sigmoid(logit), not the logit itself.")
@@ -159,13 +190,19 @@ def check_l1_cost(l1_cost, image: MatchingExercise) -> Feedback:
     height, width = image.canvas_hw
     ratio = np.median(answer / expected)
     if np.isclose(ratio, 2.0, rtol=1e-3):
-        return not_yet("your values are twice the matcher's.", "average over both coordinates, not only over keypoints.")
+        return not_yet(
+            "your values are twice the matcher's.", "average over both coordinates, not only over keypoints."
+        )
     if np.isclose(ratio, width, rtol=0.3) or np.isclose(ratio, height, rtol=0.3):
         return not_yet("your values look like pixels.", "divide x by the canvas width and y by its height first.")
     if ratio > 5:
         return not_yet("your values are many times the matcher's.", "average over labelled keypoints; do not sum.")
-    return _mismatch(answer, expected, "l1_cost", "use only the keypoints labelled for person n, in both the "
-                     "numerator and the count.")
+    return _mismatch(
+        answer,
+        expected,
+        "l1_cost",
+        "use only the keypoints labelled for person n, in both the numerator and the count.",
+    )
 
 
 @checker
@@ -178,9 +215,13 @@ def check_oks_cost(oks_cost, image: MatchingExercise) -> Feedback:
     if np.allclose(answer, 1 - expected, rtol=1e-3, atol=1e-5):
         return not_yet("your matrix holds OKS itself.", "a cost must be low for a good match: use 1 - OKS.")
     if np.all(answer < 0.05):
-        return not_yet("every entry is close to 0, as if every query matched every person perfectly.",
-                       "compute OKS in pixels: the areas are in pixels^2.")
-    return _mismatch(answer, expected, "oks_cost", "reuse your OKS from exercise 01, one (query, person) pair at a time.")
+        return not_yet(
+            "every entry is close to 0, as if every query matched every person perfectly.",
+            "compute OKS in pixels: the areas are in pixels^2.",
+        )
+    return _mismatch(
+        answer, expected, "oks_cost", "reuse your OKS from exercise 01, one (query, person) pair at a time."
+    )
 
 
 @checker
@@ -195,8 +236,10 @@ def check_cost(cost, image: MatchingExercise) -> Feedback:
         if np.allclose(answer, reference_cost(image, *weights), rtol=1e-3, atol=1e-4):
             return not_yet(f"your cost misses the {term} term.", "add all three weighted terms.")
     if np.allclose(answer, reference_cost(image, 1.0, 1.0, 1.0), rtol=1e-3, atol=1e-4):
-        return not_yet("your cost adds the terms without their weights.",
-                       f"use w_class = {loss.match_class}, w_l1 = {loss.match_l1}, w_oks = {loss.match_oks}.")
+        return not_yet(
+            "your cost adds the terms without their weights.",
+            f"use w_class = {loss.match_class}, w_l1 = {loss.match_l1}, w_oks = {loss.match_oks}.",
+        )
     return _mismatch(answer, expected, "cost", "check each term first with its own checker.")
 
 
@@ -206,13 +249,21 @@ def _pairs(assignment, image: MatchingExercise) -> list[tuple[int, int]]:
     try:
         array = np.asarray(assignment, dtype=np.int64)
     except (TypeError, ValueError, OverflowError):
-        raise Unusable(not_yet("`assignment` could not be read as integer pairs.",
-                               "give (rows, cols) as returned by linear_sum_assignment, or a list of (query, person).")) from None
+        raise Unusable(
+            not_yet(
+                "`assignment` could not be read as integer pairs.",
+                "give (rows, cols) as returned by linear_sum_assignment, or a list of (query, person).",
+            )
+        ) from None
     if array.ndim == 2 and array.shape[0] == 2 and array.shape[1] != 2:
         array = array.T
     if array.ndim != 2 or array.shape[1] != 2:
-        raise Unusable(not_yet(f"`assignment` has shape {list(array.shape)}, expected pairs (query, person).",
-                               "linear_sum_assignment returns two index arrays: rows (queries) and columns (persons)."))
+        raise Unusable(
+            not_yet(
+                f"`assignment` has shape {list(array.shape)}, expected pairs (query, person).",
+                "linear_sum_assignment returns two index arrays: rows (queries) and columns (persons).",
+            )
+        )
     return [(int(q), int(n)) for q, n in array]
 
 
@@ -223,8 +274,11 @@ def check_assignment(assignment, image: MatchingExercise) -> Feedback:
     queries = [q for q, _ in pairs]
     persons = [n for _, n in pairs]
     if any(not 0 <= q < image.n_queries for q in queries) or any(not 0 <= n < image.n_persons for n in persons):
-        return not_yet("an index is out of range.", f"queries are 0..{image.n_queries - 1}, persons 0..{image.n_persons - 1}; "
-                       "check that rows are queries and columns persons.")
+        return not_yet(
+            "an index is out of range.",
+            f"queries are 0..{image.n_queries - 1}, persons 0..{image.n_persons - 1}; "
+            "check that rows are queries and columns persons.",
+        )
     if len(set(queries)) != len(queries) or len(set(persons)) != len(persons):
         return not_yet("a query or a person appears twice.", "the matching is one-to-one.")
     if len(pairs) != min(image.n_queries, image.n_persons):
@@ -235,9 +289,11 @@ def check_assignment(assignment, image: MatchingExercise) -> Feedback:
     total = sum(cost[q, n] for q, n in pairs)
     if total <= best + 1e-6:
         return correct("one query per person, at the least possible total cost.")
-    return not_yet("your assignment is valid but its total cost is higher than the best possible.",
-                   "picking the cheapest query for each person in turn is greedy; the Hungarian algorithm "
-                   "(linear_sum_assignment) optimises all persons together.")
+    return not_yet(
+        "your assignment is valid but its total cost is higher than the best possible.",
+        "picking the cheapest query for each person in turn is greedy; the Hungarian algorithm "
+        "(linear_sum_assignment) optimises all persons together.",
+    )
 
 
 @checker
@@ -247,14 +303,21 @@ def check_unmatched(unmatched, image: MatchingExercise) -> Feedback:
     try:
         answer = {int(q) for q in unmatched}
     except (TypeError, ValueError, OverflowError):
-        return not_yet("`unmatched` should be a list of query indices.", "e.g. the rows linear_sum_assignment did not return.")
+        return not_yet(
+            "`unmatched` should be a list of query indices.", "e.g. the rows linear_sum_assignment did not return."
+        )
     rows, _ = linear_sum_assignment(reference_cost(image))
     expected = set(range(image.n_queries)) - {int(r) for r in rows}
     if answer == expected:
-        return correct(f"{len(expected)} queries stay unmatched; their class loss pushes their score towards 'no person'.")
+        return correct(
+            f"{len(expected)} queries stay unmatched; their class loss pushes their score towards 'no person'."
+        )
     if len(answer) != len(expected):
-        return not_yet(f"you list {len(answer)} queries; with {image.n_queries} queries and {image.n_persons} persons, "
-                       f"{image.n_queries - image.n_persons} stay unmatched.", "take the queries missing from the assignment.")
+        return not_yet(
+            f"you list {len(answer)} queries; with {image.n_queries} queries and {image.n_persons} persons, "
+            f"{image.n_queries - image.n_persons} stay unmatched.",
+            "take the queries missing from the assignment.",
+        )
     return not_yet("these are not the queries the optimal assignment leaves out.", "check your assignment first.")
 
 

@@ -21,11 +21,27 @@ from companion.exercises.feedback import Feedback, as_array, as_number, checker,
 from companion.jcra.data.skeleton import COCO_KEYPOINTS
 
 # A standing person in a unit box (x right, y down), COCO-17 order; the exercises place and scale it.
-STANDING_TEMPLATE = np.array([
-    [0.50, 0.08], [0.46, 0.06], [0.54, 0.06], [0.41, 0.08], [0.59, 0.08],
-    [0.33, 0.22], [0.67, 0.22], [0.25, 0.40], [0.75, 0.40], [0.22, 0.56], [0.78, 0.56],
-    [0.40, 0.56], [0.60, 0.56], [0.39, 0.77], [0.61, 0.77], [0.38, 0.97], [0.62, 0.97],
-])
+STANDING_TEMPLATE = np.array(
+    [
+        [0.50, 0.08],
+        [0.46, 0.06],
+        [0.54, 0.06],
+        [0.41, 0.08],
+        [0.59, 0.08],
+        [0.33, 0.22],
+        [0.67, 0.22],
+        [0.25, 0.40],
+        [0.75, 0.40],
+        [0.22, 0.56],
+        [0.78, 0.56],
+        [0.40, 0.56],
+        [0.60, 0.56],
+        [0.39, 0.77],
+        [0.61, 0.77],
+        [0.38, 0.97],
+        [0.62, 0.97],
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -61,8 +77,8 @@ def make_person(seed: int = 0) -> PersonExercise:
     xy = origin + STANDING_TEMPLATE * [width, height] + rng.normal(0, 1.5, size=(17, 2))
     visibility = np.full(17, 2.0)
     visibility[rng.choice([3, 4], size=1)] = 0  # one ear is not labelled
-    visibility[16] = 0                          # nor the right ankle
-    visibility[[9, 13]] = 1                     # left wrist and left knee occluded but labelled
+    visibility[16] = 0  # nor the right ankle
+    visibility[[9, 13]] = 1  # left wrist and left knee occluded but labelled
     truth = np.column_stack([np.where(visibility[:, None] > 0, xy, 0.0), visibility])
     sigmas = np.asarray(Params(iouType="keypoints").kpt_oks_sigmas, dtype=np.float64)
     # Errors grow with the joint's labelling spread; one wrist is badly off.
@@ -79,16 +95,28 @@ def pycocotools_oks(person: PersonExercise) -> float:
     x0, y0 = labelled[:, :2].min(0)
     x1, y1 = labelled[:, :2].max(0)
     annotation = {
-        "id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "area": person.area,
+        "id": 1,
+        "image_id": 1,
+        "category_id": 1,
+        "iscrowd": 0,
+        "area": person.area,
         "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
-        "keypoints": truth.flatten().tolist(), "num_keypoints": int(person.labelled.sum()),
+        "keypoints": truth.flatten().tolist(),
+        "num_keypoints": int(person.labelled.sum()),
     }
-    detection = {"image_id": 1, "category_id": 1, "score": 1.0,
-                 "keypoints": np.column_stack([person.prediction, np.ones(17)]).flatten().tolist()}
+    detection = {
+        "image_id": 1,
+        "category_id": 1,
+        "score": 1.0,
+        "keypoints": np.column_stack([person.prediction, np.ones(17)]).flatten().tolist(),
+    }
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
         ground_truth = COCO()
-        ground_truth.dataset = {"images": [{"id": 1, "width": 400, "height": 400}], "annotations": [annotation],
-                                "categories": [{"id": 1, "name": "person"}]}
+        ground_truth.dataset = {
+            "images": [{"id": 1, "width": 400, "height": 400}],
+            "annotations": [annotation],
+            "categories": [{"id": 1, "name": "person"}],
+        }
         ground_truth.createIndex()
         evaluator = COCOeval(ground_truth, ground_truth.loadRes([detection]), "keypoints")
         evaluator.params.imgIds = [1]
@@ -96,24 +124,37 @@ def pycocotools_oks(person: PersonExercise) -> float:
         return float(evaluator.computeOks(1, 1)[0, 0])
 
 
-def _similarities(person: PersonExercise, kappa_scale: float = 2.0, area_power: float = 1.0,
-                  half: float = 2.0, distance_power: float = 2.0) -> np.ndarray:
+def _similarities(
+    person: PersonExercise,
+    kappa_scale: float = 2.0,
+    area_power: float = 1.0,
+    half: float = 2.0,
+    distance_power: float = 2.0,
+) -> np.ndarray:
     """float64[17] per-keypoint similarity; the keyword arguments produce the usual slips."""
     distance = np.linalg.norm(person.prediction - person.truth[:, :2], axis=1)
     kappa = kappa_scale * person.sigmas
-    return np.exp(-distance ** distance_power / (half * person.area ** area_power * kappa ** 2))
+    return np.exp(-(distance**distance_power) / (half * person.area**area_power * kappa**2))
 
 
 # The usual slips, each as (what the student did, the hint that points at it).
 _SLIPS = {
-    "kappa": (dict(kappa_scale=1.0), "your values match kappa_k = sigma_k.",
-              "pycocotools uses kappa_k = 2 * sigma_k."),
-    "scale": (dict(area_power=0.5), "your values match s instead of s^2 in the denominator.",
-              "the person's area already is s^2; do not take its square root."),
-    "half": (dict(half=1.0), "your values match a denominator without the factor 2.",
-             "the Gaussian's exponent is d^2 / (2 * s^2 * kappa^2)."),
-    "distance": (dict(distance_power=1.0), "your values match the distance d instead of d^2.",
-                 "square the Euclidean distance (dx^2 + dy^2) before dividing."),
+    "kappa": (dict(kappa_scale=1.0), "your values match kappa_k = sigma_k.", "pycocotools uses kappa_k = 2 * sigma_k."),
+    "scale": (
+        dict(area_power=0.5),
+        "your values match s instead of s^2 in the denominator.",
+        "the person's area already is s^2; do not take its square root.",
+    ),
+    "half": (
+        dict(half=1.0),
+        "your values match a denominator without the factor 2.",
+        "the Gaussian's exponent is d^2 / (2 * s^2 * kappa^2).",
+    ),
+    "distance": (
+        dict(distance_power=1.0),
+        "your values match the distance d instead of d^2.",
+        "square the Euclidean distance (dx^2 + dy^2) before dividing.",
+    ),
 }
 
 
@@ -130,8 +171,10 @@ def check_similarities(similarities, person: PersonExercise) -> Feedback:
     if np.any((answer < 0) | (answer > 1)):
         return not_yet("some similarities fall outside [0, 1].", "exp of a non-positive number lies in (0, 1].")
     wrong = [person.names[k] for k in np.flatnonzero(labelled & ~np.isclose(answer, _similarities(person), rtol=1e-5))]
-    return not_yet(f"{len(wrong)} labelled keypoints differ from the formula, e.g. {', '.join(wrong[:3])}.",
-                   "d_k is the pixel distance between predicted and true keypoint k.")
+    return not_yet(
+        f"{len(wrong)} labelled keypoints differ from the formula, e.g. {', '.join(wrong[:3])}.",
+        "d_k is the pixel distance between predicted and true keypoint k.",
+    )
 
 
 @checker
@@ -150,16 +193,20 @@ def check_oks(oks_value, person: PersonExercise) -> Feedback:
     }
     for slip, value in averaging_slips.items():
         if abs(answer - value) <= 1e-6:
-            return not_yet(f"your value is the similarities {slip}.",
-                           "OKS averages over the keypoints labelled in the ground truth, v > 0 (visible or occluded).")
+            return not_yet(
+                f"your value is the similarities {slip}.",
+                "OKS averages over the keypoints labelled in the ground truth, v > 0 (visible or occluded).",
+            )
     for arguments, problem, hint in _SLIPS.values():
         if abs(answer - _similarities(person, **arguments)[labelled].mean()) <= 1e-6:
             return not_yet(problem.replace("values match", "OKS matches"), hint)
     if not 0 <= answer <= 1:
         return not_yet(f"OKS must lie in [0, 1], yours is {answer:.4g}.", "it is a mean of similarities in (0, 1].")
     side = "higher" if answer > reference else "lower"
-    return not_yet(f"your OKS is {side} than pycocotools' value.",
-                   "check the similarities first (check_similarities), then which keypoints you average over.")
+    return not_yet(
+        f"your OKS is {side} than pycocotools' value.",
+        "check the similarities first (check_similarities), then which keypoints you average over.",
+    )
 
 
 @checker
@@ -171,6 +218,8 @@ def check_most_tolerant(keypoint, person: PersonExercise) -> Feedback:
     tolerance = person.sigmas / person.sigmas.max()
     if np.isclose(tolerance[person.names.index(keypoint)], 1.0):
         return correct(f"{keypoint} has the largest sigma, so the same OKS allows it the largest pixel error.")
-    return not_yet(f"{keypoint} is not the most tolerant keypoint.",
-                   "solve similarity_k = 0.5 for d_k: the allowed distance grows with kappa_k * s, and s is the "
-                   "same for every keypoint of one person.")
+    return not_yet(
+        f"{keypoint} is not the most tolerant keypoint.",
+        "solve similarity_k = 0.5 for d_k: the allowed distance grows with kappa_k * s, and s is the "
+        "same for every keypoint of one person.",
+    )

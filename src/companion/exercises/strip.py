@@ -101,8 +101,10 @@ def student_copy(notebook: nbformat.NotebookNode, where: str) -> nbformat.Notebo
             cell.outputs = []
             cell.execution_count = None
     if solution_cells == 0 or check_cells == 0:
-        raise StripError(f"{where}: an exercise needs cells tagged {SOLUTION_TAG!r} and {CHECK_TAG!r}; "
-                         f"found {solution_cells} and {check_cells}")
+        raise StripError(
+            f"{where}: an exercise needs cells tagged {SOLUTION_TAG!r} and {CHECK_TAG!r}; "
+            f"found {solution_cells} and {check_cells}"
+        )
     copy.metadata.setdefault("companion", {})["student_copy"] = True
     copy.metadata["companion"]["source"] = where
     return copy

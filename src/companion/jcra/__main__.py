@@ -69,8 +69,11 @@ def _add_predict(subparsers) -> None:
     parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.pt from train")
     parser.add_argument("--images", type=Path, required=True, help="folder of .jpg/.png images")
     parser.add_argument("--out", type=Path, required=True, help="results JSON to write")
-    parser.add_argument("--annotations", type=Path, help="GT.json whose 'images' map file names to ids "
-                        "(default: the number in each file name)")
+    parser.add_argument(
+        "--annotations",
+        type=Path,
+        help="GT.json whose 'images' map file names to ids (default: the number in each file name)",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-detections", type=int, default=100, help="persons kept per image, best first")
     parser.set_defaults(run=_predict)
@@ -92,8 +95,9 @@ def _add_eval(subparsers) -> None:
     parser = subparsers.add_parser("eval", help="COCO keypoint AP/AR of a results file")
     parser.add_argument("--annotations", type=Path, required=True, help="ground truth GT.json")
     parser.add_argument("--results", type=Path, required=True, help="results DT.json")
-    parser.add_argument("--mode", choices=("coco", "crowdpose"), default="coco",
-                        help="crowdpose: xtcocotools' crowd mode (APE/APM/APH)")
+    parser.add_argument(
+        "--mode", choices=("coco", "crowdpose"), default="coco", help="crowdpose: xtcocotools' crowd mode (APE/APM/APH)"
+    )
     parser.add_argument("--json", action="store_true", help="print the statistics as a JSON object of fractions")
     parser.set_defaults(run=_eval)
 
@@ -109,8 +113,12 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _add_bench(subparsers) -> None:
     parser = subparsers.add_parser("bench", help="latency of JCRA vs the bottom-up baseline as the crowd grows")
-    parser.add_argument("--profile", choices=("smoke", "default", "full"), default="default",
-                        help="whose cached models to time (jcra.recipes; trained when missing)")
+    parser.add_argument(
+        "--profile",
+        choices=("smoke", "default", "full"),
+        default="default",
+        help="whose cached models to time (jcra.recipes; trained when missing)",
+    )
     parser.add_argument("--jcra-checkpoint", type=Path, help="time this JCRA checkpoint instead")
     parser.add_argument("--bottomup-checkpoint", type=Path, help="time this baseline checkpoint instead")
     parser.add_argument("--crowd-sizes", type=int, nargs="+", default=[1, 2, 5, 10, 20], help="persons per image")
@@ -128,13 +136,20 @@ def _add_bench(subparsers) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench import BenchSettings, format_results, load_models, run_bench
     from ..atomic import write_text
+    from .bench import BenchSettings, format_results, load_models, run_bench
 
     jcra, bottomup = load_models(args.profile, args.jcra_checkpoint, args.bottomup_checkpoint, progress=not args.json)
-    settings = BenchSettings(crowd_sizes=tuple(args.crowd_sizes), input_sizes=tuple(args.input_sizes),
-                             images=args.images, warmup=args.warmup, runs=args.runs, threads=args.threads,
-                             fast_jcra=not args.no_fast, ideal=not args.no_ideal)
+    settings = BenchSettings(
+        crowd_sizes=tuple(args.crowd_sizes),
+        input_sizes=tuple(args.input_sizes),
+        images=args.images,
+        warmup=args.warmup,
+        runs=args.runs,
+        threads=args.threads,
+        fast_jcra=not args.no_fast,
+        ideal=not args.no_ideal,
+    )
     report = run_bench(jcra, bottomup, settings, args.device)
     if args.out is not None:
         write_text(args.out, json.dumps(report, indent=1) + "\n")

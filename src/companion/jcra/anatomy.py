@@ -63,8 +63,9 @@ def parameters_and_flops(model: JCRA, images: torch.Tensor, pad_mask: torch.Tens
         flops = sum(sum(counts[key].values()) for key in _outermost(counts, [f"{root}.{p}" for p in prefixes]))
         rows.append({"part": label, "parameters": params, "gflops": flops / 1e9})
     total_flops = sum(counts.get("Global", {}).values())
-    rows.append({"part": "total", "parameters": sum(p.numel() for p in model.parameters()),
-                 "gflops": total_flops / 1e9})
+    rows.append(
+        {"part": "total", "parameters": sum(p.numel() for p in model.parameters()), "gflops": total_flops / 1e9}
+    )
     return pd.DataFrame(rows)
 
 
@@ -73,16 +74,21 @@ def shapes_through_network(model: JCRA, images: torch.Tensor, pad_mask: torch.Te
 
     Columns ``stage`` (module name) and ``shape`` (e.g. ``[1, 64, 16, 16]``).
     """
-    watched = ["backbone.stem", *[f"backbone.stages.{i}" for i in range(len(model.backbone.stages))],
-               *([] if model.fine_projection is None else ["fine_projection"]),
-               *[f"input_projections.{i}" for i in range(len(model.input_projections))],
-               *[f"encoder.layers.{i}" for i in range(len(model.encoder.layers))],
-               *[f"decoder.layers.{i}" for i in range(len(model.decoder.layers))]]
+    watched = [
+        "backbone.stem",
+        *[f"backbone.stages.{i}" for i in range(len(model.backbone.stages))],
+        *([] if model.fine_projection is None else ["fine_projection"]),
+        *[f"input_projections.{i}" for i in range(len(model.input_projections))],
+        *[f"encoder.layers.{i}" for i in range(len(model.encoder.layers))],
+        *[f"decoder.layers.{i}" for i in range(len(model.decoder.layers))],
+    ]
     modules = dict(model.named_modules())
     rows, handles = [], []
     for name in watched:
+
         def hook(_module, _inputs, output, name=name):
             rows.append({"stage": name, "shape": str(list(output.shape))})
+
         handles.append(modules[name].register_forward_hook(hook))
     try:
         with torch.no_grad():
@@ -91,16 +97,22 @@ def shapes_through_network(model: JCRA, images: torch.Tensor, pad_mask: torch.Te
         for handle in handles:
             handle.remove()
     after_encoder = max(i for i, row in enumerate(rows) if row["stage"].startswith("encoder.")) + 1
-    rows.insert(after_encoder, {"stage": "query selection: token proposals (keypoints)",
-                                "shape": str(list(out["encoder"]["keypoints"].shape))})
+    rows.insert(
+        after_encoder,
+        {
+            "stage": "query selection: token proposals (keypoints)",
+            "shape": str(list(out["encoder"]["keypoints"].shape)),
+        },
+    )
     for key in ("logits", "keypoints", "visibility_logits"):
         rows.append({"stage": f"output: {key}", "shape": str(list(out[key].shape))})
     return pd.DataFrame(rows)
 
 
 @torch.no_grad()
-def decoder_sampling(model: JCRA, images: torch.Tensor, pad_mask: torch.Tensor | None = None,
-                     layer: int = -1) -> dict[str, torch.Tensor]:
+def decoder_sampling(
+    model: JCRA, images: torch.Tensor, pad_mask: torch.Tensor | None = None, layer: int = -1
+) -> dict[str, torch.Tensor]:
     """Where one decoder layer's cross-attention samples, for every query.
 
     Returns ``locations [B, Q, H, L, K, 2]`` (canvas fractions; point k belongs to keypoint k),
@@ -142,11 +154,16 @@ def one_stage_check(model: JCRA, images: torch.Tensor, pad_mask: torch.Tensor | 
         mine = [r for r in results if r["image_id"] == meta["image_id"]]
         scores = outputs["logits"][b].sigmoid()
         order = scores.argsort(descending=True, stable=True)
-        scale = torch.tensor([width * meta["orig_size"][1] / meta["size"][1],
-                              height * meta["orig_size"][0] / meta["size"][0]])
+        scale = torch.tensor(
+            [width * meta["orig_size"][1] / meta["size"][1], height * meta["orig_size"][0] / meta["size"][0]]
+        )
         raw = outputs["keypoints"][b][order] * scale
         got = torch.tensor([r["keypoints"] for r in mine]).view(-1, k, 3)[..., :2]
         worst_xy = max(worst_xy, (got - raw).abs().max().item())
         worst_score = max(worst_score, (torch.tensor([r["score"] for r in mine]) - scores[order]).abs().max().item())
-    return {"max_abs_difference_px": worst_xy, "max_abs_difference_score": worst_score,
-            "results_per_image": len(results) / len(metas), "queries": model.config.num_queries}
+    return {
+        "max_abs_difference_px": worst_xy,
+        "max_abs_difference_score": worst_score,
+        "results_per_image": len(results) / len(metas),
+        "queries": model.config.num_queries,
+    }

@@ -30,7 +30,9 @@ class BasicBlock(nn.Module):
         super().__init__()
         self.conv1 = _conv_bn(in_channels, width, 3, stride)
         self.conv2 = _conv_bn(width, width, 3)
-        self.shortcut = _conv_bn(in_channels, width, 1, stride) if stride != 1 or in_channels != width else nn.Identity()
+        self.shortcut = (
+            _conv_bn(in_channels, width, 1, stride) if stride != 1 or in_channels != width else nn.Identity()
+        )
         nn.init.zeros_(self.conv2[1].weight)  # each block starts as the identity: stable from scratch
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -48,8 +50,11 @@ class Bottleneck(nn.Module):
         self.conv1 = _conv_bn(in_channels, width, 1)
         self.conv2 = _conv_bn(width, width, 3, stride)
         self.conv3 = _conv_bn(width, out_channels, 1)
-        self.shortcut = (_conv_bn(in_channels, out_channels, 1, stride)
-                         if stride != 1 or in_channels != out_channels else nn.Identity())
+        self.shortcut = (
+            _conv_bn(in_channels, out_channels, 1, stride)
+            if stride != 1 or in_channels != out_channels
+            else nn.Identity()
+        )
         nn.init.zeros_(self.conv3[1].weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -84,7 +89,7 @@ class ResNetBackbone(nn.Module):
             channels.append(in_channels)
         self.stages = nn.ModuleList(stages)
         self.out_channels = [channels[s] for s in config.return_stages]
-        self.strides = [4 * 2 ** s for s in config.return_stages]
+        self.strides = [4 * 2**s for s in config.return_stages]
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         x = self.stem(images)

@@ -24,10 +24,11 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -123,9 +124,14 @@ def person_height(crowd_size: int) -> tuple[float, float]:
 def crowd_cases(crowd_size: int, input_size: int, count: int, seed: int, layout: str = "coco") -> list[Case]:
     """``count`` synthetic images with ``crowd_size`` persons drawn (the generator may leave out a
     person it cannot place with at most half of another hidden)."""
-    config = SyntheticConfig(n_images=count, seed=seed, image_size=input_size,
-                             persons_per_image=(crowd_size, crowd_size), person_height=person_height(crowd_size),
-                             max_cover=0.5)
+    config = SyntheticConfig(
+        n_images=count,
+        seed=seed,
+        image_size=input_size,
+        persons_per_image=(crowd_size, crowd_size),
+        person_height=person_height(crowd_size),
+        max_cover=0.5,
+    )
     joints = get_layout(layout).superset_index
     cases = []
     for index in range(count):
@@ -140,8 +146,9 @@ def crowd_cases(crowd_size: int, input_size: int, count: int, seed: int, layout:
     return cases
 
 
-def ideal_outputs(keypoints: np.ndarray, input_size: tuple[int, int], strides: tuple[int, ...],
-                  sigma: float) -> dict[str, torch.Tensor]:
+def ideal_outputs(
+    keypoints: np.ndarray, input_size: tuple[int, int], strides: tuple[int, ...], sigma: float
+) -> dict[str, torch.Tensor]:
     """What a perfect bottom-up network would output for persons ``keypoints`` float[N, K, 3].
 
     Heatmaps are the training targets; the tag of every cell of joint map k is 2 x the index of
@@ -154,8 +161,9 @@ def ideal_outputs(keypoints: np.ndarray, input_size: tuple[int, int], strides: t
         size = (-(-input_size[0] // 4) * (4 // stride), -(-input_size[1] // 4) * (4 // stride))
         outputs[key] = render_heatmaps(kp, size, stride, sigma)[None]
     height, width = outputs["heatmaps"].shape[-2:]
-    centres = (torch.stack(torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij"), -1)
-               .float().flip(-1) + 0.5) * 4  # [h, w, 2] cell centres (x, y) in pixels
+    centres = (
+        torch.stack(torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij"), -1).float().flip(-1) + 0.5
+    ) * 4  # [h, w, 2] cell centres (x, y) in pixels
     distance = ((centres[None, None] - kp[:, :, None, None, :2]) ** 2).sum(-1)  # [N, K, h, w]
     distance = distance.masked_fill(~(kp[:, :, 2] > 0)[..., None, None], float("inf"))
     tags = (2.0 * distance.argmin(dim=0)).float() if len(kp) else torch.zeros(num_joints, height, width)
@@ -169,8 +177,9 @@ def _clock(device: torch.device) -> float:
     return time.perf_counter()
 
 
-def interleaved_timing(runners: list[Runner], cases: list[Case], warmup: int, runs: int,
-                       device: torch.device = torch.device("cpu")) -> pd.DataFrame:
+def interleaved_timing(
+    runners: list[Runner], cases: list[Case], warmup: int, runs: int, device: torch.device = torch.device("cpu")
+) -> pd.DataFrame:
     """Time every runner on the cases, interleaved; one row per timed (run, runner).
 
     Columns: run, case, runner, network_ms, postprocess_ms, total_ms, found.
@@ -180,41 +189,63 @@ def interleaved_timing(runners: list[Runner], cases: list[Case], warmup: int, ru
         for run in range(warmup + runs):
             case = cases[run % len(cases)]
             image = case.image.to(device)
-            for runner in (runners if run % 2 == 0 else runners[::-1]):
+            for runner in runners if run % 2 == 0 else runners[::-1]:
                 start = _clock(device)
                 outputs = runner.network(image, case)
                 middle = _clock(device)
                 results = runner.postprocess(outputs, case.meta)
                 end = time.perf_counter()
                 if run >= warmup:
-                    rows.append({"run": run - warmup, "case": run % len(cases), "runner": runner.name,
-                                 "network_ms": 1e3 * (middle - start), "postprocess_ms": 1e3 * (end - middle),
-                                 "total_ms": 1e3 * (end - start), "found": runner.found(results)})
+                    rows.append(
+                        {
+                            "run": run - warmup,
+                            "case": run % len(cases),
+                            "runner": runner.name,
+                            "network_ms": 1e3 * (middle - start),
+                            "postprocess_ms": 1e3 * (end - middle),
+                            "total_ms": 1e3 * (end - start),
+                            "found": runner.found(results),
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
 def jcra_runner(model: JCRA) -> Runner:
     """JCRA: the network, then reading its outputs as COCO results."""
-    return Runner("jcra", lambda image, case: model(image),
-                  lambda outputs, meta: outputs_to_results(outputs, [meta]),
-                  lambda results: sum(r["score"] > JCRA_SCORE_THRESHOLD for r in results))
+    return Runner(
+        "jcra",
+        lambda image, case: model(image),
+        lambda outputs, meta: outputs_to_results(outputs, [meta]),
+        lambda results: sum(r["score"] > JCRA_SCORE_THRESHOLD for r in results),
+    )
 
 
-def bottomup_runner(model: AssociativeEmbedding,
-                    config: postprocess.ParserConfig = postprocess.ParserConfig()) -> Runner:
+def bottomup_runner(
+    model: AssociativeEmbedding, config: postprocess.ParserConfig = postprocess.ParserConfig()
+) -> Runner:
     """The baseline: the network, then its whole post-processing."""
-    return Runner("bottomup", lambda image, case: model(image),
-                  lambda outputs, meta: postprocess_image(outputs, 0, meta, config),
-                  len)
+    return Runner(
+        "bottomup",
+        lambda image, case: model(image),
+        lambda outputs, meta: postprocess_image(outputs, 0, meta, config),
+        len,
+    )
 
 
-def ideal_runner(cases: list[Case], strides: tuple[int, ...], sigma: float,
-                 config: postprocess.ParserConfig = postprocess.ParserConfig()) -> Runner:
+def ideal_runner(
+    cases: list[Case],
+    strides: tuple[int, ...],
+    sigma: float,
+    config: postprocess.ParserConfig = postprocess.ParserConfig(),
+) -> Runner:
     """Bottom-up post-processing on ground-truth maps; its 'network' only looks them up."""
-    prepared = {id(case): ideal_outputs(case.keypoints, tuple(case.meta["size"]), strides, sigma)
-                for case in cases}
-    return Runner("ideal", lambda image, case: prepared[id(case)],
-                  lambda outputs, meta: postprocess_image(outputs, 0, meta, config), len)
+    prepared = {id(case): ideal_outputs(case.keypoints, tuple(case.meta["size"]), strides, sigma) for case in cases}
+    return Runner(
+        "ideal",
+        lambda image, case: prepared[id(case)],
+        lambda outputs, meta: postprocess_image(outputs, 0, meta, config),
+        len,
+    )
 
 
 class _TraceableJCRA(torch.nn.Module):
@@ -247,19 +278,32 @@ def traced_jcra(model: JCRA, cases: list[Case], device: torch.device) -> tuple[R
             for a, b in zip((eager["logits"], eager["keypoints"], eager["visibility_logits"]), fast):
                 identical &= torch.equal(a, b)
                 max_diff = max(max_diff, float((a - b).abs().max()))
-    report = {"method": "torch.jit.trace", "kept": bool(identical), "max_abs_diff": max_diff,
-              "reason": "bit-identical outputs on every benchmark image" if identical
-              else f"outputs differ (max abs diff {max_diff:.3g}): discarded"}
+    report = {
+        "method": "torch.jit.trace",
+        "kept": bool(identical),
+        "max_abs_diff": max_diff,
+        "reason": "bit-identical outputs on every benchmark image"
+        if identical
+        else f"outputs differ (max abs diff {max_diff:.3g}): discarded",
+    }
     if not identical:
         return None, report
 
     def network(image: torch.Tensor, case: Case) -> dict:
         logits, keypoints, visibility = traced(image)
-        return {"logits": logits, "keypoints": keypoints, "visibility_logits": visibility,
-                "canvas_size": tuple(image.shape[-2:])}
+        return {
+            "logits": logits,
+            "keypoints": keypoints,
+            "visibility_logits": visibility,
+            "canvas_size": tuple(image.shape[-2:]),
+        }
 
-    return Runner("jcra_fast", network, lambda outputs, meta: outputs_to_results(outputs, [meta]),
-                  lambda results: sum(r["score"] > JCRA_SCORE_THRESHOLD for r in results)), report
+    return Runner(
+        "jcra_fast",
+        network,
+        lambda outputs, meta: outputs_to_results(outputs, [meta]),
+        lambda results: sum(r["score"] > JCRA_SCORE_THRESHOLD for r in results),
+    ), report
 
 
 def summarize(timings: pd.DataFrame) -> dict:
@@ -301,13 +345,19 @@ def _threads(count: int) -> Iterator[None]:
 
 def _check_pair(jcra: JCRA, bottomup: AssociativeEmbedding) -> None:
     if jcra.config.num_keypoints != bottomup.config.model.num_keypoints:
-        raise ValueError(f"models predict different keypoint sets: JCRA {jcra.config.num_keypoints}, "
-                         f"bottom-up {bottomup.config.model.num_keypoints}")
+        raise ValueError(
+            f"models predict different keypoint sets: JCRA {jcra.config.num_keypoints}, "
+            f"bottom-up {bottomup.config.model.num_keypoints}"
+        )
 
 
-def run_bench(jcra: JCRA, bottomup: AssociativeEmbedding, settings: BenchSettings = BenchSettings(),
-              device: torch.device | str = "cpu",
-              parser: postprocess.ParserConfig = postprocess.ParserConfig()) -> dict:
+def run_bench(
+    jcra: JCRA,
+    bottomup: AssociativeEmbedding,
+    settings: BenchSettings = BenchSettings(),
+    device: torch.device | str = "cpu",
+    parser: postprocess.ParserConfig = postprocess.ParserConfig(),
+) -> dict:
     """The whole benchmark; returns a JSON-ready dict.
 
     ``results``: one dict per (input_size, persons) with ``persons_drawn`` and the keys of
@@ -321,12 +371,14 @@ def run_bench(jcra: JCRA, bottomup: AssociativeEmbedding, settings: BenchSetting
     results, timings, fast_reports = [], [], {}
     with _threads(settings.threads):
         for input_size in settings.input_sizes:
-            all_cases = {n: crowd_cases(n, input_size, settings.images, settings.seed, layout)
-                         for n in settings.crowd_sizes}
+            all_cases = {
+                n: crowd_cases(n, input_size, settings.images, settings.seed, layout) for n in settings.crowd_sizes
+            }
             fast = None
             if settings.fast_jcra:
                 fast, fast_reports[str(input_size)] = traced_jcra(
-                    jcra, [c for cases in all_cases.values() for c in cases], device)
+                    jcra, [c for cases in all_cases.values() for c in cases], device
+                )
             for crowd_size, cases in all_cases.items():
                 runners = [jcra_runner(jcra), bottomup_runner(bottomup, parser)]
                 if fast is not None:
@@ -337,20 +389,38 @@ def run_bench(jcra: JCRA, bottomup: AssociativeEmbedding, settings: BenchSetting
                 frame.insert(0, "persons", crowd_size)
                 frame.insert(0, "input_size", input_size)
                 timings.append(frame)
-                results.append({"input_size": input_size, "persons": crowd_size,
-                                "persons_drawn": float(np.mean([len(c.keypoints) for c in cases])),
-                                **summarize(frame)})
+                results.append(
+                    {
+                        "input_size": input_size,
+                        "persons": crowd_size,
+                        "persons_drawn": float(np.mean([len(c.keypoints) for c in cases])),
+                        **summarize(frame),
+                    }
+                )
     return {
-        "hardware": {"cpu": hardware.cpu_model(), "description": hardware.describe(), "threads": settings.threads,
-                     "device": str(device), "torch": torch.__version__,
-                     "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None},
+        "hardware": {
+            "cpu": hardware.cpu_model(),
+            "description": hardware.describe(),
+            "threads": settings.threads,
+            "device": str(device),
+            "torch": torch.__version__,
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        },
         "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(settings).items()},
         "parser": vars(parser),
-        "models": {"jcra": {"config": jcra.config.name, "input_size_trained": jcra.config.input_size,
-                            "parameters": sum(p.numel() for p in jcra.parameters())},
-                   "bottomup": {"config": bottomup.config.name, "head_width": bottomup.config.head_width,
-                                "higher_resolution": bottomup.config.higher_resolution,
-                                "parameters": sum(p.numel() for p in bottomup.parameters())}},
+        "models": {
+            "jcra": {
+                "config": jcra.config.name,
+                "input_size_trained": jcra.config.input_size,
+                "parameters": sum(p.numel() for p in jcra.parameters()),
+            },
+            "bottomup": {
+                "config": bottomup.config.name,
+                "head_width": bottomup.config.head_width,
+                "higher_resolution": bottomup.config.higher_resolution,
+                "parameters": sum(p.numel() for p in bottomup.parameters()),
+            },
+        },
         "fast_jcra": fast_reports,
         "results": results,
         "timings": pd.concat(timings, ignore_index=True).to_dict(orient="records"),
@@ -362,15 +432,23 @@ def dataset_cases(dataset: torch.utils.data.Dataset, count: int | None = None) -
     cases = []
     for index in range(len(dataset) if count is None else min(count, len(dataset))):
         image, target = dataset[index]
-        meta = {"image_id": target["image_id"], "orig_size": tuple(int(v) for v in target["orig_size"]),
-                "size": tuple(int(v) for v in target["size"])}
+        meta = {
+            "image_id": target["image_id"],
+            "orig_size": tuple(int(v) for v in target["orig_size"]),
+            "size": tuple(int(v) for v in target["size"]),
+        }
         cases.append(Case(image[None], meta, target["keypoints"].numpy().astype(np.float64)))
     return cases
 
 
-def dataset_latency(jcra: JCRA, bottomup: AssociativeEmbedding, cases: list[Case], settings: BenchSettings,
-                    device: torch.device | str = "cpu",
-                    parser: postprocess.ParserConfig = postprocess.ParserConfig()) -> dict:
+def dataset_latency(
+    jcra: JCRA,
+    bottomup: AssociativeEmbedding,
+    cases: list[Case],
+    settings: BenchSettings,
+    device: torch.device | str = "cpu",
+    parser: postprocess.ParserConfig = postprocess.ParserConfig(),
+) -> dict:
     """Per-image latency of both models (and the traced JCRA when kept) on given cases, e.g.
     :func:`dataset_cases` of the split their accuracy is measured on; :func:`summarize`'s keys,
     plus ``fast_jcra`` (the trace report) when ``settings.fast_jcra``."""
@@ -403,8 +481,10 @@ def speed_claim(results: list[dict], min_persons: int = 10, key: str = "speedup"
     """
     crowded = [r for r in results if r["persons"] >= min_persons]
     if not crowded:
-        raise ValueError(f"results hold no crowd of {min_persons} or more persons; "
-                         f"measured crowds: {sorted({r['persons'] for r in results})}")
+        raise ValueError(
+            f"results hold no crowd of {min_persons} or more persons; "
+            f"measured crowds: {sorted({r['persons'] for r in results})}"
+        )
     worst = min(crowded, key=lambda r: r[key])
     best = max(crowded, key=lambda r: r[key])
     if worst[key] >= THROUGHPUT_READING:
@@ -415,25 +495,39 @@ def speed_claim(results: list[dict], min_persons: int = 10, key: str = "speedup"
         verdict = "not reproduced"
 
     def case(r: dict) -> str:
-        return (f"{r['persons']} persons at {r['input_size']} px: x{r[key]:.2f} (bottom-up {r['bottomup_ms']:.1f} ms"
-                f" = network {r['bottomup_network_ms']:.1f} + post-processing {r['bottomup_postprocess_ms']:.1f}; "
-                f"JCRA {r['jcra_ms']:.1f} ms)")
+        return (
+            f"{r['persons']} persons at {r['input_size']} px: x{r[key]:.2f} (bottom-up {r['bottomup_ms']:.1f} ms"
+            f" = network {r['bottomup_network_ms']:.1f} + post-processing {r['bottomup_postprocess_ms']:.1f}; "
+            f"JCRA {r['jcra_ms']:.1f} ms)"
+        )
 
-    ideal = (f"; on ground-truth maps the bottom-up post-processing of that last case takes "
-             f"{best['ideal_postprocess_ms']:.1f} ms: its growth comes from the {best['bottomup_found']:.0f} "
-             f"partial persons its grouping built for {best['persons_drawn']:.0f} drawn"
-             if "ideal_postprocess_ms" in best else "")
-    reason = (f"with {min_persons}+ persons JCRA's speed-up ranges from {case(worst)} to {case(best)}; "
-              f"the claim reads x{THROUGHPUT_READING} (or x{TIME_READING:.2f} for 78% less time){ideal}")
-    measured = {f"{key}_min_at_{min_persons}plus": worst[key], f"{key}_max_at_{min_persons}plus": best[key],
-                f"{key}_median_at_{min_persons}plus": float(np.median([r[key] for r in crowded])),
-                "throughput_reading": THROUGHPUT_READING, "time_reading": TIME_READING}
+    ideal = (
+        f"; on ground-truth maps the bottom-up post-processing of that last case takes "
+        f"{best['ideal_postprocess_ms']:.1f} ms: its growth comes from the {best['bottomup_found']:.0f} "
+        f"partial persons its grouping built for {best['persons_drawn']:.0f} drawn"
+        if "ideal_postprocess_ms" in best
+        else ""
+    )
+    reason = (
+        f"with {min_persons}+ persons JCRA's speed-up ranges from {case(worst)} to {case(best)}; "
+        f"the claim reads x{THROUGHPUT_READING} (or x{TIME_READING:.2f} for 78% less time){ideal}"
+    )
+    measured = {
+        f"{key}_min_at_{min_persons}plus": worst[key],
+        f"{key}_max_at_{min_persons}plus": best[key],
+        f"{key}_median_at_{min_persons}plus": float(np.median([r[key] for r in crowded])),
+        "throughput_reading": THROUGHPUT_READING,
+        "time_reading": TIME_READING,
+    }
     return {"verdict": verdict, "measured": measured, "reason": reason}
 
 
-def load_models(profile: str = "default", jcra_checkpoint: Path | str | None = None,
-                bottomup_checkpoint: Path | str | None = None,
-                progress: bool = True) -> tuple[JCRA, AssociativeEmbedding]:
+def load_models(
+    profile: str = "default",
+    jcra_checkpoint: Path | str | None = None,
+    bottomup_checkpoint: Path | str | None = None,
+    progress: bool = True,
+) -> tuple[JCRA, AssociativeEmbedding]:
     """Both trained models: from the checkpoints given, else the notebook ``profile``'s cached ones
     (``jcra.recipes``: same config, data and training for both; trained when missing)."""
     if jcra_checkpoint is None:
@@ -445,11 +539,21 @@ def load_models(profile: str = "default", jcra_checkpoint: Path | str | None = N
 
 def format_results(report: dict) -> str:
     """A plain-text table of :func:`run_bench`'s results (medians in ms)."""
-    columns = {"input_size": "size", "persons": "persons", "jcra_ms": "JCRA", "jcra_fast_ms": "JCRA traced",
-               "bottomup_network_ms": "BU network", "bottomup_postprocess_ms": "BU post", "bottomup_ms": "BU total",
-               "speedup": "speed-up", "speedup_paired": "paired"}
+    columns = {
+        "input_size": "size",
+        "persons": "persons",
+        "jcra_ms": "JCRA",
+        "jcra_fast_ms": "JCRA traced",
+        "bottomup_network_ms": "BU network",
+        "bottomup_postprocess_ms": "BU post",
+        "bottomup_ms": "BU total",
+        "speedup": "speed-up",
+        "speedup_paired": "paired",
+    }
     frame = pd.DataFrame(report["results"])
     frame = frame[[c for c in columns if c in frame]].rename(columns=columns)
-    hardware_line = f"{report['hardware']['description']}; {report['hardware']['threads']} thread(s); " \
-                    f"device {report['hardware']['device']}"
+    hardware_line = (
+        f"{report['hardware']['description']}; {report['hardware']['threads']} thread(s); "
+        f"device {report['hardware']['device']}"
+    )
     return hardware_line + "\n" + frame.to_string(index=False, float_format=lambda v: f"{v:.2f}")

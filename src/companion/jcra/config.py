@@ -37,9 +37,14 @@ class BackboneConfig:
         if self.block not in ("basic", "bottleneck"):
             raise ValueError(f"backbone block must be 'basic' or 'bottleneck', got {self.block!r}")
         if len(self.widths) != 4 or len(self.depths) != 4 or min(self.widths) < 1 or min(self.depths) < 1:
-            raise ValueError(f"backbone widths and depths must be 4 positive integers, got {self.widths}, {self.depths}")
-        if not self.return_stages or sorted(set(self.return_stages)) != list(self.return_stages) \
-                or not all(0 <= s <= 3 for s in self.return_stages):
+            raise ValueError(
+                f"backbone widths and depths must be 4 positive integers, got {self.widths}, {self.depths}"
+            )
+        if (
+            not self.return_stages
+            or sorted(set(self.return_stages)) != list(self.return_stages)
+            or not all(0 <= s <= 3 for s in self.return_stages)
+        ):
             raise ValueError(f"backbone return_stages must be increasing indices in 0..3, got {self.return_stages}")
 
 
@@ -106,8 +111,17 @@ class ModelConfig:
     loss: LossConfig = field(default_factory=LossConfig)
 
     def __post_init__(self) -> None:
-        positive = ("num_keypoints", "d_model", "n_heads", "n_points", "ffn_dim", "num_queries", "input_size",
-                    "encoder_layers", "decoder_layers")
+        positive = (
+            "num_keypoints",
+            "d_model",
+            "n_heads",
+            "n_points",
+            "ffn_dim",
+            "num_queries",
+            "input_size",
+            "encoder_layers",
+            "decoder_layers",
+        )
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"model config {name} must be >= 1, got {getattr(self, name)!r}")
@@ -130,11 +144,11 @@ class ModelConfig:
     @property
     def strides(self) -> tuple[int, ...]:
         """Stride, in input pixels, of each feature level."""
-        base = tuple(4 * 2 ** s for s in self.backbone.return_stages)
+        base = tuple(4 * 2**s for s in self.backbone.return_stages)
         extra = tuple(base[-1] * 2 ** (i + 1) for i in range(self.extra_levels))
         return base + extra
 
-    def replace(self, **changes) -> "ModelConfig":
+    def replace(self, **changes) -> ModelConfig:
         """A copy with some fields changed (``backbone`` and ``loss`` may be given as dicts)."""
         if isinstance(changes.get("backbone"), dict):
             changes["backbone"] = dataclasses.replace(self.backbone, **changes["backbone"])
@@ -147,7 +161,7 @@ class ModelConfig:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelConfig":
+    def from_dict(cls, data: dict) -> ModelConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error naming them."""
         data = dict(data)
         known = {f.name for f in dataclasses.fields(cls)}
@@ -161,18 +175,35 @@ class ModelConfig:
 CONFIGS: dict[str, ModelConfig] = {
     "tiny": ModelConfig(
         name="tiny",
-        backbone=BackboneConfig(block="basic", stem_width=8, widths=(8, 16, 16, 32), depths=(1, 1, 1, 1),
-                                return_stages=(1, 2, 3)),
-        d_model=32, n_heads=2, n_points=2, encoder_layers=1, decoder_layers=1, ffn_dim=64,
-        num_queries=10, input_size=64,
+        backbone=BackboneConfig(
+            block="basic", stem_width=8, widths=(8, 16, 16, 32), depths=(1, 1, 1, 1), return_stages=(1, 2, 3)
+        ),
+        d_model=32,
+        n_heads=2,
+        n_points=2,
+        encoder_layers=1,
+        decoder_layers=1,
+        ffn_dim=64,
+        num_queries=10,
+        input_size=64,
     ),
     "small": ModelConfig(name="small"),
     "paper": ModelConfig(
         name="paper",
-        backbone=BackboneConfig(block="bottleneck", stem_width=64, widths=(64, 128, 256, 512), depths=(3, 4, 6, 3),
-                                return_stages=(1, 2, 3)),
-        extra_levels=1, fine_level=False, d_model=256, n_heads=8, n_points=4, encoder_layers=6, decoder_layers=6, ffn_dim=1024,
-        dropout=0.1, num_queries=300, input_size=1333,
+        backbone=BackboneConfig(
+            block="bottleneck", stem_width=64, widths=(64, 128, 256, 512), depths=(3, 4, 6, 3), return_stages=(1, 2, 3)
+        ),
+        extra_levels=1,
+        fine_level=False,
+        d_model=256,
+        n_heads=8,
+        n_points=4,
+        encoder_layers=6,
+        decoder_layers=6,
+        ffn_dim=1024,
+        dropout=0.1,
+        num_queries=300,
+        input_size=1333,
     ),
 }
 

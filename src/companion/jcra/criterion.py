@@ -48,8 +48,9 @@ def normalise_targets(targets: list[dict], canvas_size: tuple[int, int], device:
         if areas.shape != keypoints.shape[:1]:
             raise ValueError(f"target {index}: areas must be [N] = [{keypoints.shape[0]}], got {list(areas.shape)}")
         flags = keypoints[..., 2]
-        normalised.append({"keypoints": keypoints[..., :2] / scale, "labelled": flags > 0, "visible": flags == 2,
-                           "areas": areas})
+        normalised.append(
+            {"keypoints": keypoints[..., :2] / scale, "labelled": flags > 0, "visible": flags == 2, "areas": areas}
+        )
     return normalised
 
 
@@ -76,16 +77,25 @@ class SetCriterion(nn.Module):
         self.register_buffer("sigmas", keypoint_sigmas(config.num_keypoints), persistent=False)
         self.matcher = HungarianMatcher(config.loss, self.sigmas)
 
-    def layer_losses(self, logits: torch.Tensor, keypoints: torch.Tensor, visibility_logits: torch.Tensor | None,
-                     targets: list[dict], canvas_size: tuple[int, int], num_persons: float,
-                     valid: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def layer_losses(
+        self,
+        logits: torch.Tensor,
+        keypoints: torch.Tensor,
+        visibility_logits: torch.Tensor | None,
+        targets: list[dict],
+        canvas_size: tuple[int, int],
+        num_persons: float,
+        valid: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Unweighted losses of one prediction set (``logits [B, Q]``, ``keypoints [B, Q, K, 2]``)."""
         loss = self.weights
         matches = self.matcher(logits, keypoints, targets, canvas_size, valid)
         batch_index = torch.cat([torch.full_like(q, b) for b, (q, _) in enumerate(matches)]).to(logits.device)
         query_index = torch.cat([q for q, _ in matches]).to(logits.device)
-        matched = [{key: t[key][p.to(t[key].device)] for key in ("keypoints", "labelled", "visible", "areas")}
-                   for t, (_, p) in zip(targets, matches)]
+        matched = [
+            {key: t[key][p.to(t[key].device)] for key in ("keypoints", "labelled", "visible", "areas")}
+            for t, (_, p) in zip(targets, matches)
+        ]
         truth = {key: torch.cat([m[key] for m in matched]) for key in matched[0]}
 
         class_targets = torch.zeros_like(logits, dtype=torch.float32)
@@ -97,14 +107,19 @@ class SetCriterion(nn.Module):
 
         pred = keypoints[batch_index, query_index].float()  # [M, K, 2]
         labelled = truth["labelled"].float()
-        per_person_l1 = ((pred - truth["keypoints"]).abs().sum(-1) * labelled).sum(-1) / (2 * labelled.sum(-1)).clamp(min=1.0)
+        per_person_l1 = ((pred - truth["keypoints"]).abs().sum(-1) * labelled).sum(-1) / (2 * labelled.sum(-1)).clamp(
+            min=1.0
+        )
         losses["l1"] = per_person_l1.sum() / num_persons
         canvas_wh = torch.tensor([canvas_size[1], canvas_size[0]], dtype=torch.float32, device=pred.device)
-        similarity = oks(pred * canvas_wh, truth["keypoints"] * canvas_wh, truth["labelled"], truth["areas"], self.sigmas)
+        similarity = oks(
+            pred * canvas_wh, truth["keypoints"] * canvas_wh, truth["labelled"], truth["areas"], self.sigmas
+        )
         losses["oks"] = (1 - similarity).sum() / num_persons
         if visibility_logits is not None:
-            vis = F.binary_cross_entropy_with_logits(visibility_logits[batch_index, query_index].float(),
-                                                     truth["visible"].float(), reduction="none")
+            vis = F.binary_cross_entropy_with_logits(
+                visibility_logits[batch_index, query_index].float(), truth["visible"].float(), reduction="none"
+            )
             losses["visibility"] = vis.mean(-1).sum() / num_persons
         return losses
 
@@ -120,16 +135,32 @@ class SetCriterion(nn.Module):
         device = outputs["logits"].device
         normalised = normalise_targets(targets, canvas_size, device)
         num_persons = _num_persons(normalised, device)
-        final = self.layer_losses(outputs["logits"], outputs["keypoints"], outputs["visibility_logits"],
-                                  normalised, canvas_size, num_persons)
+        final = self.layer_losses(
+            outputs["logits"], outputs["keypoints"], outputs["visibility_logits"], normalised, canvas_size, num_persons
+        )
         total = self.weighted(final)
         for layer in outputs["aux"]:
-            total = total + self.weighted(self.layer_losses(layer["logits"], layer["keypoints"],
-                                                            layer["visibility_logits"], normalised, canvas_size,
-                                                            num_persons))
+            total = total + self.weighted(
+                self.layer_losses(
+                    layer["logits"],
+                    layer["keypoints"],
+                    layer["visibility_logits"],
+                    normalised,
+                    canvas_size,
+                    num_persons,
+                )
+            )
         if self.weights.encoder_loss:
             proposals = outputs["encoder"]
-            total = total + self.weighted(self.layer_losses(proposals["logits"], proposals["keypoints"], None,
-                                                            normalised, canvas_size, num_persons,
-                                                            valid=proposals["valid"]))
+            total = total + self.weighted(
+                self.layer_losses(
+                    proposals["logits"],
+                    proposals["keypoints"],
+                    None,
+                    normalised,
+                    canvas_size,
+                    num_persons,
+                    valid=proposals["valid"],
+                )
+            )
         return {"loss": total, **{name: value.detach() for name, value in final.items()}}

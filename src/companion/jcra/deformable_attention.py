@@ -43,15 +43,18 @@ def multi_scale_deformable_attention(
     batch, tokens, heads, head_dim = value.shape
     _, queries, _, levels, points, _ = sampling_locations.shape
     if tokens != sum(h * w for h, w in spatial_shapes) or levels != len(spatial_shapes):
-        raise ValueError(f"value has {tokens} tokens and locations {levels} levels; spatial_shapes {spatial_shapes} disagree")
+        raise ValueError(
+            f"value has {tokens} tokens and locations {levels} levels; spatial_shapes {spatial_shapes} disagree"
+        )
     value_per_level = value.split([h * w for h, w in spatial_shapes], dim=1)
     grids = 2 * sampling_locations - 1  # grid_sample wants [-1, 1]
     sampled = []
     for level, (h, w) in enumerate(spatial_shapes):
         level_value = value_per_level[level].flatten(2).transpose(1, 2).reshape(batch * heads, head_dim, h, w)
         level_grid = grids[:, :, :, level].transpose(1, 2).flatten(0, 1)  # [B*H, Lq, P, 2]
-        sampled.append(F.grid_sample(level_value, level_grid, mode="bilinear", padding_mode="zeros",
-                                     align_corners=False))  # [B*H, Dh, Lq, P]
+        sampled.append(
+            F.grid_sample(level_value, level_grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        )  # [B*H, Dh, Lq, P]
     weights = attention_weights.transpose(1, 2).reshape(batch * heads, 1, queries, levels * points)
     output = (torch.stack(sampled, dim=-2).flatten(-2) * weights).sum(-1)  # [B*H, Dh, Lq]
     return output.view(batch, heads * head_dim, queries).transpose(1, 2).contiguous()
@@ -97,8 +100,9 @@ class MultiScaleDeformableAttention(nn.Module):
         nn.init.xavier_uniform_(self.output_proj.weight)
         nn.init.zeros_(self.output_proj.bias)
 
-    def sampling(self, query: torch.Tensor, reference_points: torch.Tensor,
-                 spatial_shapes: SpatialShapes) -> tuple[torch.Tensor, torch.Tensor]:
+    def sampling(
+        self, query: torch.Tensor, reference_points: torch.Tensor, spatial_shapes: SpatialShapes
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Where and how much each query looks.
 
         Returns:
@@ -107,8 +111,10 @@ class MultiScaleDeformableAttention(nn.Module):
         batch, queries, _ = query.shape
         expected = self.n_points if self.per_point_reference else 1
         if reference_points.shape != (batch, queries, expected, 2):
-            raise ValueError(f"reference_points must be [B, Lq, {expected}, 2] = {[batch, queries, expected, 2]}, "
-                             f"got {list(reference_points.shape)}")
+            raise ValueError(
+                f"reference_points must be [B, Lq, {expected}, 2] = {[batch, queries, expected, 2]}, "
+                f"got {list(reference_points.shape)}"
+            )
         offsets = self.sampling_offsets(query).view(batch, queries, self.n_heads, self.n_levels, self.n_points, 2)
         weights = self.attention_weights(query).view(batch, queries, self.n_heads, self.n_levels * self.n_points)
         weights = weights.softmax(-1).view(batch, queries, self.n_heads, self.n_levels, self.n_points)
@@ -116,8 +122,14 @@ class MultiScaleDeformableAttention(nn.Module):
         locations = reference_points[:, :, None, None, :, :] + offsets / cells[None, None, None, :, None, :]
         return locations, weights
 
-    def forward(self, query: torch.Tensor, reference_points: torch.Tensor, value_input: torch.Tensor,
-                spatial_shapes: SpatialShapes, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        query: torch.Tensor,
+        reference_points: torch.Tensor,
+        value_input: torch.Tensor,
+        spatial_shapes: SpatialShapes,
+        padding_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``padding_mask [B, S]`` is True on padding tokens, whose values are zeroed."""
         batch, tokens, _ = value_input.shape
         value = self.value_proj(value_input)
@@ -125,5 +137,7 @@ class MultiScaleDeformableAttention(nn.Module):
             value = value.masked_fill(padding_mask[..., None], 0.0)
         value = value.view(batch, tokens, self.n_heads, self.d_model // self.n_heads)
         locations, weights = self.sampling(query, reference_points, spatial_shapes)
-        output = multi_scale_deformable_attention(value, spatial_shapes, locations.to(value.dtype), weights.to(value.dtype))
+        output = multi_scale_deformable_attention(
+            value, spatial_shapes, locations.to(value.dtype), weights.to(value.dtype)
+        )
         return self.output_proj(output)

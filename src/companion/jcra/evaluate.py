@@ -30,8 +30,13 @@ CROWDPOSE_STAT_NAMES = ("AP", "AP50", "AP75", "AR", "AR50", "AR75", "APE", "APM"
 MODES = ("coco", "crowdpose")
 
 
-def oks_matrix(dt_keypoints: np.ndarray, gt_keypoints: np.ndarray, gt_areas: np.ndarray,
-               sigmas: np.ndarray, gt_bboxes: np.ndarray | None = None) -> np.ndarray:
+def oks_matrix(
+    dt_keypoints: np.ndarray,
+    gt_keypoints: np.ndarray,
+    gt_areas: np.ndarray,
+    sigmas: np.ndarray,
+    gt_bboxes: np.ndarray | None = None,
+) -> np.ndarray:
     """OKS between every prediction and every ground-truth person, as pycocotools computes it.
 
     Args:
@@ -57,10 +62,10 @@ def oks_matrix(dt_keypoints: np.ndarray, gt_keypoints: np.ndarray, gt_areas: np.
     if sigmas.shape != (gt.shape[1],):
         raise ValueError(f"sigmas must have shape [{gt.shape[1]}], got {sigmas.shape}")
     variances = (2.0 * sigmas) ** 2
-    labelled = gt[..., 2] > 0                                            # [G, K]
-    dx = dt[:, None, :, 0] - gt[None, :, :, 0]                          # [D, G, K]
+    labelled = gt[..., 2] > 0  # [G, K]
+    dx = dt[:, None, :, 0] - gt[None, :, :, 0]  # [D, G, K]
     dy = dt[:, None, :, 1] - gt[None, :, :, 1]
-    none_labelled = ~labelled.any(axis=1)                               # [G]
+    none_labelled = ~labelled.any(axis=1)  # [G]
     if none_labelled.any():
         if gt_bboxes is None:
             raise ValueError("gt_bboxes is needed for ground-truth persons without labelled joints")
@@ -74,13 +79,14 @@ def oks_matrix(dt_keypoints: np.ndarray, gt_keypoints: np.ndarray, gt_areas: np.
         box_dy = np.maximum(0, y0[None, :, None] - yd) + np.maximum(0, yd - y1[None, :, None])
         dx = np.where(none_labelled[None, :, None], box_dx, dx)
         dy = np.where(none_labelled[None, :, None], box_dy, dy)
-    e = (dx ** 2 + dy ** 2) / variances / (areas[None, :, None] + np.spacing(1)) / 2
+    e = (dx**2 + dy**2) / variances / (areas[None, :, None] + np.spacing(1)) / 2
     weight = np.where(none_labelled[:, None], True, labelled)[None].astype(np.float64)  # [1, G, K]
     return (np.exp(-e) * weight).sum(axis=-1) / weight.sum(axis=-1)
 
 
-def keypoint_similarities(dt_keypoints: np.ndarray, gt_keypoints: np.ndarray, gt_area: float,
-                          sigmas: np.ndarray) -> np.ndarray:
+def keypoint_similarities(
+    dt_keypoints: np.ndarray, gt_keypoints: np.ndarray, gt_area: float, sigmas: np.ndarray
+) -> np.ndarray:
     """Per-keypoint similarity exp(-d_k^2 / (2 s^2 kappa_k^2)) for one pair; NaN where unlabelled.
 
     Args:
@@ -112,8 +118,9 @@ def _load_results(results: list | Path | str) -> list[dict]:
     for i, item in enumerate(results):
         for key in ("image_id", "keypoints", "score"):
             if not isinstance(item, dict) or key not in item:
-                raise ValueError(f"{where}[{i}]: missing field {key!r} (COCO results need image_id, "
-                                 "category_id, keypoints, score)")
+                raise ValueError(
+                    f"{where}[{i}]: missing field {key!r} (COCO results need image_id, category_id, keypoints, score)"
+                )
     # COCO.loadRes adds fields to the dicts it is given; keep the caller's list untouched.
     return [dict(copy.deepcopy(item), category_id=item.get("category_id", 1)) for item in results]
 
@@ -126,8 +133,13 @@ def _gt_num_keypoints(gt_json: Path) -> int:
     raise ValueError(f"{gt_json}: categories: expected one category with a 'keypoints' list")
 
 
-def coco_keypoint_stats(gt_json: Path | str, results: list | Path | str, mode: str = "coco",
-                        sigmas: np.ndarray | None = None, use_area: bool | None = None) -> dict:
+def coco_keypoint_stats(
+    gt_json: Path | str,
+    results: list | Path | str,
+    mode: str = "coco",
+    sigmas: np.ndarray | None = None,
+    use_area: bool | None = None,
+) -> dict:
     """Evaluate COCO-format keypoint ``results`` against the ground truth file ``gt_json``.
 
     Args:
@@ -163,8 +175,7 @@ def coco_keypoint_stats(gt_json: Path | str, results: list | Path | str, mode: s
             raise ValueError(f"results[{i}].keypoints: expected 3*{k}={3 * k} numbers, got {len(item['keypoints'])}")
     names = COCO_STAT_NAMES if mode == "coco" else CROWDPOSE_STAT_NAMES
     if not detections:  # the evaluators cannot load an empty result list; nothing found = zero
-        return {**{name: 0.0 for name in names}, "summary_text": "no detections: every AP and AR is 0",
-                "n_results": 0}
+        return {**{name: 0.0 for name in names}, "summary_text": "no detections: every AP and AR is 0", "n_results": 0}
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         if mode == "coco":
@@ -239,10 +250,16 @@ def _xtcocotools_crowd_stats(gt_json: Path, detections: list[dict], sigmas: np.n
 def ground_truth_as_results(gt_json: Path | str, score: float = 1.0) -> list[dict]:
     """The ground truth's persons with labelled joints as COCO results (a sanity check: AP 1.0)."""
     document = json.loads(Path(gt_json).read_text(encoding="utf-8"))
-    return [{"image_id": ann["image_id"], "category_id": ann.get("category_id", 1),
-             "keypoints": list(ann["keypoints"]), "score": score}
-            for ann in document["annotations"]
-            if not ann.get("iscrowd", 0) and any(v > 0 for v in ann["keypoints"][2::3])]
+    return [
+        {
+            "image_id": ann["image_id"],
+            "category_id": ann.get("category_id", 1),
+            "keypoints": list(ann["keypoints"]),
+            "score": score,
+        }
+        for ann in document["annotations"]
+        if not ann.get("iscrowd", 0) and any(v > 0 for v in ann["keypoints"][2::3])
+    ]
 
 
 def format_stats(stats: dict) -> str:
@@ -251,15 +268,20 @@ def format_stats(stats: dict) -> str:
     return "\n".join(f"{name:5s} {stats[name]: .3f}" for name in dict.fromkeys(names))
 
 
-def evaluate_model_on_split(checkpoint: Path | str, split: str = "crowd", data_params: dict | None = None,
-                            mode: str = "crowdpose", batch_size: int = 8) -> tuple[dict, list[dict], Path]:
+def evaluate_model_on_split(
+    checkpoint: Path | str,
+    split: str = "crowd",
+    data_params: dict | None = None,
+    mode: str = "crowdpose",
+    batch_size: int = 8,
+) -> tuple[dict, list[dict], Path]:
     """Evaluate a trained checkpoint on a named synthetic split (``synthetic.SPLITS``).
 
     The split is generated at the model's input size unless ``data_params`` says otherwise.
     Returns (stats as ``coco_keypoint_stats`` gives them, the COCO results, the annotation file).
     """
-    from .data.synthetic import ensure_split
     from .data.coco import synthetic_paths
+    from .data.synthetic import ensure_split
     from .predict import evaluate as evaluate_model
     from .train import load_model
 
@@ -280,7 +302,7 @@ def expected_oks(fraction: float, sigmas: np.ndarray) -> float:
     so the expected OKS (all joints labelled) is the mean of that over the K joints.
     """
     kappa2 = (2.0 * np.asarray(sigmas, dtype=np.float64)) ** 2
-    return float(np.mean(1.0 / (1.0 + fraction ** 2 / kappa2)))
+    return float(np.mean(1.0 / (1.0 + fraction**2 / kappa2)))
 
 
 def perturbed_ground_truth(gt_json: Path | str, fraction: float, seed: int) -> list[dict]:
@@ -289,8 +311,9 @@ def perturbed_ground_truth(gt_json: Path | str, fraction: float, seed: int) -> l
     Scores are random, so the ranking carries no information.
     """
     document = json.loads(Path(gt_json).read_text(encoding="utf-8"))
-    areas = {ann["id"]: float(ann.get("area", ann["bbox"][2] * ann["bbox"][3] * 0.53))
-             for ann in document["annotations"]}
+    areas = {
+        ann["id"]: float(ann.get("area", ann["bbox"][2] * ann["bbox"][3] * 0.53)) for ann in document["annotations"]
+    }
     rng = np.random.default_rng(seed)
     results = []
     for ann in document["annotations"]:
@@ -298,13 +321,18 @@ def perturbed_ground_truth(gt_json: Path | str, fraction: float, seed: int) -> l
         if ann.get("iscrowd", 0) or not (kp[:, 2] > 0).any():
             continue
         kp[:, :2] += rng.normal(0.0, fraction * np.sqrt(areas[ann["id"]]), size=kp[:, :2].shape)
-        results.append({"image_id": ann["image_id"], "category_id": 1,
-                        "keypoints": kp.ravel().tolist(), "score": float(rng.uniform(0.5, 1.0))})
+        results.append(
+            {
+                "image_id": ann["image_id"],
+                "category_id": 1,
+                "keypoints": kp.ravel().tolist(),
+                "score": float(rng.uniform(0.5, 1.0)),
+            }
+        )
     return results
 
 
-def ap_versus_noise(gt_json: Path | str, fractions: list[float], repeats: int = 3, seed: int = 0,
-                    mode: str = "coco"):
+def ap_versus_noise(gt_json: Path | str, fractions: list[float], repeats: int = 3, seed: int = 0, mode: str = "coco"):
     """AP of noisy copies of the ground truth, per noise level and repeat (a pandas DataFrame).
 
     Columns: fraction (noise std / person scale), repeat, AP, AP50, AP75, mean_oks (measured over
@@ -315,8 +343,11 @@ def ap_versus_noise(gt_json: Path | str, fractions: list[float], repeats: int = 
     gt_json = Path(gt_json)
     document = json.loads(gt_json.read_text(encoding="utf-8"))
     sigmas = layout_for_num_keypoints(_gt_num_keypoints(gt_json)).sigmas
-    people = [ann for ann in document["annotations"]
-              if not ann.get("iscrowd", 0) and any(v > 0 for v in ann["keypoints"][2::3])]
+    people = [
+        ann
+        for ann in document["annotations"]
+        if not ann.get("iscrowd", 0) and any(v > 0 for v in ann["keypoints"][2::3])
+    ]
     truth = np.array([ann["keypoints"] for ann in people], dtype=np.float64).reshape(len(people), -1, 3)
     areas = np.array([float(ann.get("area", ann["bbox"][2] * ann["bbox"][3] * 0.53)) for ann in people])
     rows = []
@@ -324,11 +355,22 @@ def ap_versus_noise(gt_json: Path | str, fractions: list[float], repeats: int = 
         for repeat in range(repeats):
             results = perturbed_ground_truth(gt_json, fraction, seed=seed * 1000 + repeat)
             noisy = np.array([r["keypoints"] for r in results], dtype=np.float64).reshape(truth.shape)
-            own = [oks_matrix(noisy[i:i + 1], truth[i:i + 1], areas[i:i + 1], sigmas)[0, 0] for i in range(len(people))]
+            own = [
+                oks_matrix(noisy[i : i + 1], truth[i : i + 1], areas[i : i + 1], sigmas)[0, 0]
+                for i in range(len(people))
+            ]
             stats = coco_keypoint_stats(gt_json, results, mode=mode)
-            rows.append({"fraction": fraction, "repeat": repeat, "AP": stats["AP"], "AP50": stats["AP50"],
-                         "AP75": stats["AP75"], "mean_oks": float(np.mean(own)),
-                         "expected_oks": expected_oks(fraction, sigmas)})
+            rows.append(
+                {
+                    "fraction": fraction,
+                    "repeat": repeat,
+                    "AP": stats["AP"],
+                    "AP50": stats["AP50"],
+                    "AP75": stats["AP75"],
+                    "mean_oks": float(np.mean(own)),
+                    "expected_oks": expected_oks(fraction, sigmas),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -348,8 +390,13 @@ def matched_keypoint_similarities(gt_json: Path | str, results: list | Path | st
     detections = _load_results(results)
     rows = []
     for image in document["images"]:
-        people = [ann for ann in document["annotations"] if ann["image_id"] == image["id"]
-                  and not ann.get("iscrowd", 0) and any(v > 0 for v in ann["keypoints"][2::3])]
+        people = [
+            ann
+            for ann in document["annotations"]
+            if ann["image_id"] == image["id"]
+            and not ann.get("iscrowd", 0)
+            and any(v > 0 for v in ann["keypoints"][2::3])
+        ]
         preds = [d for d in detections if d["image_id"] == image["id"]]
         if not people or not preds:
             continue
@@ -363,7 +410,14 @@ def matched_keypoint_similarities(gt_json: Path | str, results: list | Path | st
             distance = np.linalg.norm(dt[best, :, :2] - truth[person, :, :2], axis=-1)
             for k, name in enumerate(layout.keypoints):
                 if truth[person, k, 2] > 0:
-                    rows.append({"image_id": image["id"], "person": person, "keypoint": name,
-                                 "distance_px": float(distance[k]), "similarity": float(similarity[k]),
-                                 "oks": float(matrix[best, person])})
+                    rows.append(
+                        {
+                            "image_id": image["id"],
+                            "person": person,
+                            "keypoint": name,
+                            "distance_px": float(distance[k]),
+                            "similarity": float(similarity[k]),
+                            "oks": float(matrix[best, person]),
+                        }
+                    )
     return pd.DataFrame(rows)

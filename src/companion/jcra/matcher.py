@@ -30,24 +30,32 @@ class HungarianMatcher:
         self.loss = loss
         self.sigmas = sigmas
 
-    def cost_matrix(self, logits: torch.Tensor, keypoints: torch.Tensor, target: dict,
-                    canvas_wh: torch.Tensor) -> torch.Tensor:
+    def cost_matrix(
+        self, logits: torch.Tensor, keypoints: torch.Tensor, target: dict, canvas_wh: torch.Tensor
+    ) -> torch.Tensor:
         """``[Q, N]`` cost for one image (``logits [Q]``, ``keypoints [Q, K, 2]``)."""
         loss = self.loss
         prob = logits.float().sigmoid()
         positive = loss.focal_alpha * (1 - prob) ** loss.focal_gamma * -(prob + 1e-8).log()
-        negative = (1 - loss.focal_alpha) * prob ** loss.focal_gamma * -(1 - prob + 1e-8).log()
+        negative = (1 - loss.focal_alpha) * prob**loss.focal_gamma * -(1 - prob + 1e-8).log()
         class_cost = (positive - negative)[:, None]  # [Q, 1]
         pred, truth = keypoints.float()[:, None], target["keypoints"][None]  # [Q, 1, K, 2], [1, N, K, 2]
         labelled = target["labelled"][None].float()  # [1, N, K]
         l1 = ((pred - truth).abs().sum(-1) * labelled).sum(-1) / (2 * labelled.sum(-1)).clamp(min=1.0)
-        similarity = oks(pred * canvas_wh, truth * canvas_wh, target["labelled"][None], target["areas"][None],
-                         self.sigmas)
+        similarity = oks(
+            pred * canvas_wh, truth * canvas_wh, target["labelled"][None], target["areas"][None], self.sigmas
+        )
         return loss.match_class * class_cost + loss.match_l1 * l1 + loss.match_oks * (1 - similarity)
 
     @torch.no_grad()
-    def __call__(self, logits: torch.Tensor, keypoints: torch.Tensor, targets: list[dict],
-                 canvas_size: tuple[int, int], valid: torch.Tensor | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def __call__(
+        self,
+        logits: torch.Tensor,
+        keypoints: torch.Tensor,
+        targets: list[dict],
+        canvas_size: tuple[int, int],
+        valid: torch.Tensor | None = None,
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         if len(targets) != logits.shape[0]:
             raise ValueError(f"got {len(targets)} targets for a batch of {logits.shape[0]} images")
         canvas_wh = torch.tensor([canvas_size[1], canvas_size[0]], dtype=torch.float32, device=logits.device)

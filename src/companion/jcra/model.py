@@ -59,11 +59,13 @@ class JCRA(nn.Module):
         self.config = config
         d = config.d_model
         fine = (0,) if config.fine_level else ()
-        self.backbone = ResNetBackbone(dataclasses.replace(config.backbone,
-                                                           return_stages=fine + config.backbone.return_stages))
-        channels = self.backbone.out_channels[len(fine):]
-        self.fine_projection = (nn.Sequential(nn.Conv2d(self.backbone.out_channels[0], d, 1), _group_norm(d))
-                                if config.fine_level else None)
+        self.backbone = ResNetBackbone(
+            dataclasses.replace(config.backbone, return_stages=fine + config.backbone.return_stages)
+        )
+        channels = self.backbone.out_channels[len(fine) :]
+        self.fine_projection = (
+            nn.Sequential(nn.Conv2d(self.backbone.out_channels[0], d, 1), _group_norm(d)) if config.fine_level else None
+        )
         projections = [nn.Sequential(nn.Conv2d(c, d, 1), _group_norm(d)) for c in channels]
         in_channels = channels[-1]
         for _ in range(config.extra_levels):
@@ -71,8 +73,9 @@ class JCRA(nn.Module):
             in_channels = d
         self.input_projections = nn.ModuleList(projections)
         self.level_embedding = nn.Parameter(torch.empty(config.n_levels, d).normal_())
-        self.encoder = DeformableEncoder(config.encoder_layers, d, config.n_levels, config.n_heads, config.n_points,
-                                         config.ffn_dim, config.dropout)
+        self.encoder = DeformableEncoder(
+            config.encoder_layers, d, config.n_levels, config.n_heads, config.n_points, config.ffn_dim, config.dropout
+        )
         self.proposal_projection = nn.Sequential(nn.Linear(d, d), nn.LayerNorm(d))
         self.proposal_score = nn.Linear(d, 1)
         self.proposal_keypoints = MLP(d, d, 2 * config.num_keypoints, 3)
@@ -80,9 +83,17 @@ class JCRA(nn.Module):
         nn.init.zeros_(self.proposal_keypoints.layers[-1].weight)
         nn.init.zeros_(self.proposal_keypoints.layers[-1].bias)
         self.query_content = nn.Embedding(config.num_queries, d)
-        self.decoder = PoseDecoder(config.decoder_layers, d, config.n_levels, config.n_heads, config.n_points,
-                                   config.num_keypoints, config.ffn_dim, config.dropout,
-                                   refiner_levels=config.n_levels + int(config.fine_level))
+        self.decoder = PoseDecoder(
+            config.decoder_layers,
+            d,
+            config.n_levels,
+            config.n_heads,
+            config.n_points,
+            config.num_keypoints,
+            config.ffn_dim,
+            config.dropout,
+            refiner_levels=config.n_levels + int(config.fine_level),
+        )
 
     def multi_scale_features(self, images: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         """``[B, 3, H, W] ->`` the ``n_levels`` maps ``[[B, d, h_l, w_l]]`` and the stride-4 map
@@ -91,7 +102,7 @@ class JCRA(nn.Module):
         fine = self.fine_projection(features.pop(0)) if self.fine_projection is not None else None
         projected = [proj(f) for proj, f in zip(self.input_projections, features)]
         last = features[-1]
-        for proj in self.input_projections[len(features):]:
+        for proj in self.input_projections[len(features) :]:
             last = proj(last)
             projected.append(last)
         return projected, fine
@@ -112,16 +123,24 @@ class JCRA(nn.Module):
             h, w = feature.shape[-2:]
             shapes.append((h, w))
             tokens.append(feature.flatten(2).transpose(1, 2))
-            positions.append(feature_map_encoding(h, w, self.config.d_model, feature.device)
-                             + self.level_embedding[level])
+            positions.append(
+                feature_map_encoding(h, w, self.config.d_model, feature.device) + self.level_embedding[level]
+            )
             centres.append(cell_centres(h, w, feature.device))
             paddings.append(_token_padding(pad_mask, feature))
         src, padding = torch.cat(tokens, 1), torch.cat(paddings, 1)
         centre = torch.cat(centres, 0)
         pos = torch.cat(positions, 0)[None].to(src.dtype)
         memory = self.encoder(src, pos, centre[None, :, None, :], shapes, padding)
-        encoded = {"memory": memory, "padding": padding, "centres": centre, "spatial_shapes": shapes,
-                   "refine_memory": memory, "refine_padding": padding, "refine_shapes": shapes}
+        encoded = {
+            "memory": memory,
+            "padding": padding,
+            "centres": centre,
+            "spatial_shapes": shapes,
+            "refine_memory": memory,
+            "refine_padding": padding,
+            "refine_shapes": shapes,
+        }
         if fine is not None:
             encoded["refine_memory"] = torch.cat([fine.flatten(2).transpose(1, 2).to(memory.dtype), memory], 1)
             encoded["refine_padding"] = torch.cat([_token_padding(pad_mask, fine), padding], 1)
@@ -142,14 +161,26 @@ class JCRA(nn.Module):
         proposals = self.propose(memory, padding, encoded["centres"])
         num_queries = self.config.num_queries
         if memory.shape[1] < num_queries:
-            raise ValueError(f"image {list(images.shape[-2:])} gives {memory.shape[1]} tokens, fewer than the "
-                             f"{num_queries} queries; use larger images or fewer queries")
+            raise ValueError(
+                f"image {list(images.shape[-2:])} gives {memory.shape[1]} tokens, fewer than the "
+                f"{num_queries} queries; use larger images or fewer queries"
+            )
         selection_scores = proposals["logits"].detach().masked_fill(padding, float("-inf"))
         chosen = selection_scores.topk(num_queries, dim=1).indices  # [B, Q]
-        start = proposals["keypoints"].detach().gather(
-            1, chosen[:, :, None, None].expand(-1, -1, *proposals["keypoints"].shape[2:]))
+        start = (
+            proposals["keypoints"]
+            .detach()
+            .gather(1, chosen[:, :, None, None].expand(-1, -1, *proposals["keypoints"].shape[2:]))
+        )
         content = self.query_content.weight[None].expand(images.shape[0], -1, -1)
-        layers = self.decoder(content, start, memory, encoded["spatial_shapes"], padding,
-                              encoded["refine_memory"], encoded["refine_shapes"], encoded["refine_padding"])
-        return {**layers[-1], "aux": layers[:-1], "encoder": proposals,
-                "canvas_size": tuple(images.shape[-2:])}
+        layers = self.decoder(
+            content,
+            start,
+            memory,
+            encoded["spatial_shapes"],
+            padding,
+            encoded["refine_memory"],
+            encoded["refine_shapes"],
+            encoded["refine_padding"],
+        )
+        return {**layers[-1], "aux": layers[:-1], "encoder": proposals, "canvas_size": tuple(images.shape[-2:])}

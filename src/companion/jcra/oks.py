@@ -17,8 +17,9 @@ def keypoint_sigmas(num_keypoints: int) -> torch.Tensor:
     return torch.as_tensor(layout_for_num_keypoints(num_keypoints).sigmas, dtype=torch.float32)
 
 
-def oks(pred: torch.Tensor, truth: torch.Tensor, labelled: torch.Tensor, areas: torch.Tensor,
-        sigmas: torch.Tensor) -> torch.Tensor:
+def oks(
+    pred: torch.Tensor, truth: torch.Tensor, labelled: torch.Tensor, areas: torch.Tensor, sigmas: torch.Tensor
+) -> torch.Tensor:
     """OKS of matching rows.
 
     Args:

@@ -13,8 +13,15 @@ from .data.skeleton import KeypointLayout
 POSE_COLORS = plt.get_cmap("tab10").colors
 
 
-def draw_poses(ax: plt.Axes, image: np.ndarray, poses: list[np.ndarray], layout: KeypointLayout,
-               labels: list[str] | None = None, min_visibility: float = 0.0, linewidth: float = 1.5) -> None:
+def draw_poses(
+    ax: plt.Axes,
+    image: np.ndarray,
+    poses: list[np.ndarray],
+    layout: KeypointLayout,
+    labels: list[str] | None = None,
+    min_visibility: float = 0.0,
+    linewidth: float = 1.5,
+) -> None:
     """Show ``image`` (uint8[H, W, 3]) with each pose (float[K, 3]: x, y, v) as a coloured skeleton.
 
     A joint is drawn when its v is above ``min_visibility`` (v = 0 is unlabelled).
@@ -29,15 +36,27 @@ def draw_poses(ax: plt.Axes, image: np.ndarray, poses: list[np.ndarray], layout:
         ax.scatter(pose[shown, 0], pose[shown, 1], s=8, color=color, edgecolors="white", linewidths=0.4, zorder=3)
         if labels is not None and shown.any():
             x, y = pose[shown, 0].min(), pose[shown, 1].min()
-            ax.text(x, y - 2, labels[index], color="white", fontsize=7,
-                    bbox={"facecolor": color, "alpha": 0.8, "pad": 1, "linewidth": 0})
+            ax.text(
+                x,
+                y - 2,
+                labels[index],
+                color="white",
+                fontsize=7,
+                bbox={"facecolor": color, "alpha": 0.8, "pad": 1, "linewidth": 0},
+            )
     ax.set_xlim(0, image.shape[1])
     ax.set_ylim(image.shape[0], 0)
     ax.axis("off")
 
 
-def draw_sampling(ax: plt.Axes, image: np.ndarray, locations: np.ndarray, weights: np.ndarray,
-                  reference: np.ndarray, canvas_size: tuple[int, int]) -> None:
+def draw_sampling(
+    ax: plt.Axes,
+    image: np.ndarray,
+    locations: np.ndarray,
+    weights: np.ndarray,
+    reference: np.ndarray,
+    canvas_size: tuple[int, int],
+) -> None:
     """One query's deformable sampling points over ``image``.
 
     Args:
@@ -53,8 +72,15 @@ def draw_sampling(ax: plt.Axes, image: np.ndarray, locations: np.ndarray, weight
     for level in range(levels):
         points = locations[:, level].reshape(-1, 2) * scale
         sizes = 400 * weights[:, level].reshape(-1) / max(weights.max(), 1e-9)
-        ax.scatter(points[:, 0], points[:, 1], s=sizes, color=cmap(level / max(levels - 1, 1)), alpha=0.6,
-                   edgecolors="none", label=f"level {level} samples")
+        ax.scatter(
+            points[:, 0],
+            points[:, 1],
+            s=sizes,
+            color=cmap(level / max(levels - 1, 1)),
+            alpha=0.6,
+            edgecolors="none",
+            label=f"level {level} samples",
+        )
     anchors = reference * scale
     ax.scatter(anchors[:, 0], anchors[:, 1], marker="x", s=25, color="red", label="reference keypoints")
     legend = ax.legend(fontsize=7, loc="lower left", framealpha=0.7)
@@ -66,15 +92,38 @@ def draw_sampling(ax: plt.Axes, image: np.ndarray, locations: np.ndarray, weight
 
 
 _PIPELINES = {
-    "top-down": ["image", "person detector", "box NMS", "crop + resize\neach person", "single-person\nheatmaps",
-                 "heatmap decoding\n(argmax)", "persons"],
-    "bottom-up": ["image", "keypoint heatmaps\n+ embeddings", "peak NMS", "heatmap decoding", "grouping\n(tag matching)",
-                  "persons"],
-    "one-stage (JCRA)": ["image", "backbone +\ndeformable encoder", "pose queries\n(symmetric decoder)",
-                         "persons\n(keypoints regressed)"],
+    "top-down": [
+        "image",
+        "person detector",
+        "box NMS",
+        "crop + resize\neach person",
+        "single-person\nheatmaps",
+        "heatmap decoding\n(argmax)",
+        "persons",
+    ],
+    "bottom-up": [
+        "image",
+        "keypoint heatmaps\n+ embeddings",
+        "peak NMS",
+        "heatmap decoding",
+        "grouping\n(tag matching)",
+        "persons",
+    ],
+    "one-stage (JCRA)": [
+        "image",
+        "backbone +\ndeformable encoder",
+        "pose queries\n(symmetric decoder)",
+        "persons\n(keypoints regressed)",
+    ],
 }
-_POST_PROCESSING = {"box NMS", "peak NMS", "heatmap decoding", "heatmap decoding\n(argmax)", "grouping\n(tag matching)",
-                    "crop + resize\neach person"}
+_POST_PROCESSING = {
+    "box NMS",
+    "peak NMS",
+    "heatmap decoding",
+    "heatmap decoding\n(argmax)",
+    "grouping\n(tag matching)",
+    "crop + resize\neach person",
+}
 
 
 def pipeline_diagram() -> tuple[plt.Figure, pd.DataFrame]:
@@ -93,15 +142,35 @@ def pipeline_diagram() -> tuple[plt.Figure, pd.DataFrame]:
             post = step in _POST_PROCESSING
             rows.append({"pipeline": name, "step": step.replace("\n", " "), "is_post_processing": post})
             y = len(_PIPELINES["top-down"]) - 0.8 - index
-            ax.add_patch(FancyBboxPatch((0.1, y - 0.3), 0.8, 0.6, boxstyle="round,pad=0.02",
-                                        facecolor="#f4b6b6" if post else "#cfe3f3",
-                                        edgecolor="#d62728" if post else "#1f77b4"))
+            ax.add_patch(
+                FancyBboxPatch(
+                    (0.1, y - 0.3),
+                    0.8,
+                    0.6,
+                    boxstyle="round,pad=0.02",
+                    facecolor="#f4b6b6" if post else "#cfe3f3",
+                    edgecolor="#d62728" if post else "#1f77b4",
+                )
+            )
             ax.text(0.5, y, step, ha="center", va="center", fontsize=8)
             if index:
-                ax.add_patch(FancyArrowPatch((0.5, y + 0.7), (0.5, y + 0.3), arrowstyle="-|>", mutation_scale=14,
-                                             color="#444444", linewidth=1.5))
-    fig.text(0.5, 0.01, "red: hand-written post-processing outside the network;  blue: learned network stages",
-             ha="center", fontsize=9)
+                ax.add_patch(
+                    FancyArrowPatch(
+                        (0.5, y + 0.7),
+                        (0.5, y + 0.3),
+                        arrowstyle="-|>",
+                        mutation_scale=14,
+                        color="#444444",
+                        linewidth=1.5,
+                    )
+                )
+    fig.text(
+        0.5,
+        0.01,
+        "red: hand-written post-processing outside the network;  blue: learned network stages",
+        ha="center",
+        fontsize=9,
+    )
     return fig, pd.DataFrame(rows)
 
 
@@ -122,8 +191,14 @@ def training_curves(metrics: pd.DataFrame, label: str) -> plt.Figure:
     return fig
 
 
-def prediction_grid(images: list[np.ndarray], predictions: list[list[np.ndarray]], truths: list[list[np.ndarray]],
-                    layout: KeypointLayout, titles: list[str], columns: int = 4) -> plt.Figure:
+def prediction_grid(
+    images: list[np.ndarray],
+    predictions: list[list[np.ndarray]],
+    truths: list[list[np.ndarray]],
+    layout: KeypointLayout,
+    titles: list[str],
+    columns: int = 4,
+) -> plt.Figure:
     """Predicted poses (top row of each pair) and ground truth (below) for several images.
 
     ``predictions[i]`` and ``truths[i]`` are lists of float[K, 3] poses in the pixels of ``images[i]``.

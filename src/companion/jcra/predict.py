@@ -53,14 +53,21 @@ def outputs_to_results(outputs: dict, metas: list[dict], max_detections: int | N
             order = order[:max_detections]
         for q in order.tolist():
             triples = torch.cat([pixels[q], visibility[b, q, :, None]], dim=-1)
-            results.append({"image_id": int(meta["image_id"]), "category_id": 1,
-                            "keypoints": triples.flatten().tolist(), "score": float(scores[b, q])})
+            results.append(
+                {
+                    "image_id": int(meta["image_id"]),
+                    "category_id": 1,
+                    "keypoints": triples.flatten().tolist(),
+                    "score": float(scores[b, q]),
+                }
+            )
     return results
 
 
 @torch.no_grad()
-def predict_dataset(model: JCRA, dataset: torch.utils.data.Dataset, batch_size: int = 8,
-                    max_detections: int | None = None) -> list[dict]:
+def predict_dataset(
+    model: JCRA, dataset: torch.utils.data.Dataset, batch_size: int = 8, max_detections: int | None = None
+) -> list[dict]:
     """Run ``model`` over every item of a dataset that yields ``(image, target)`` pairs."""
     model.eval()
     device = next(model.parameters()).device
@@ -101,8 +108,9 @@ class ImageFolder(torch.utils.data.Dataset):
         for path in self.files:
             digits = re.findall(r"\d+", path.stem)
             if not digits:
-                raise ValueError(f"cannot take an image id from {path.name!r}; pass --annotations GT.json "
-                                 f"to map file names to ids")
+                raise ValueError(
+                    f"cannot take an image id from {path.name!r}; pass --annotations GT.json to map file names to ids"
+                )
             ids.append(int(digits[-1]))
         return ids
 
@@ -114,8 +122,12 @@ class ImageFolder(torch.utils.data.Dataset):
             image = handle.convert("RGB")
         sample = self.transforms(PoseSample(image, np.zeros((0, 1, 3)), np.zeros(0)), None)
         width, height = sample.image.size
-        return to_tensor(sample.image), {"image_id": self.ids[index], "file_name": self.files[index].name,
-                                         "orig_size": (image.height, image.width), "size": (height, width)}
+        return to_tensor(sample.image), {
+            "image_id": self.ids[index],
+            "file_name": self.files[index].name,
+            "orig_size": (image.height, image.width),
+            "size": (height, width),
+        }
 
 
 def evaluation_dataset(annotation_file: Path | str, image_dir: Path | str, input_size: int) -> CocoPoseDataset:
@@ -123,8 +135,9 @@ def evaluation_dataset(annotation_file: Path | str, image_dir: Path | str, input
     return CocoPoseDataset(annotation_file, image_dir, eval_transforms(input_size))
 
 
-def evaluate(model: JCRA, annotation_file: Path | str, image_dir: Path | str, batch_size: int = 8,
-             mode: str = "coco") -> tuple[dict, list[dict]]:
+def evaluate(
+    model: JCRA, annotation_file: Path | str, image_dir: Path | str, batch_size: int = 8, mode: str = "coco"
+) -> tuple[dict, list[dict]]:
     """COCO keypoint stats (fractions) of ``model`` on an annotated split, and its results."""
     dataset = evaluation_dataset(annotation_file, image_dir, model.config.input_size)
     results = predict_dataset(model, dataset, batch_size)
@@ -133,8 +146,14 @@ def evaluate(model: JCRA, annotation_file: Path | str, image_dir: Path | str, ba
 
 def write_results(results: list[dict], path: Path | str) -> Path:
     """COCO results JSON, coordinates rounded to 0.01 px and scores to 1e-5."""
-    rounded = [{**r, "keypoints": [round(v, 4) if i % 3 == 2 else round(v, 2) for i, v in enumerate(r["keypoints"])],
-                "score": round(r["score"], 5)} for r in results]
+    rounded = [
+        {
+            **r,
+            "keypoints": [round(v, 4) if i % 3 == 2 else round(v, 2) for i, v in enumerate(r["keypoints"])],
+            "score": round(r["score"], 5),
+        }
+        for r in results
+    ]
     return write_text(path, json.dumps(rounded))
 
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import paths
 from .config import ModelConfig, get_config
 from .data.coco import synthetic_paths
 from .data.synthetic import ensure_split
 from .train import TrainParams, ensure_trained
-from .. import paths
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,16 @@ RECIPES: dict[str, Recipe] = {
         config="tiny",
         train_data={"n_images": 16, "image_size": 64},
         val_data={"n_images": 8, "image_size": 64},
-        train={"steps": 40, "batch_size": 4, "lr": 2e-3, "warmup_steps": 5, "checkpoint_every": 40,
-               "rotation": 0.0, "scale": (1.0, 1.0), "crop_min_fraction": 1.0},
+        train={
+            "steps": 40,
+            "batch_size": 4,
+            "lr": 2e-3,
+            "warmup_steps": 5,
+            "checkpoint_every": 40,
+            "rotation": 0.0,
+            "scale": (1.0, 1.0),
+            "crop_min_fraction": 1.0,
+        },
     ),
     "default": Recipe(
         config="small",
@@ -69,16 +77,18 @@ def get_recipe(profile: str) -> Recipe:
     return RECIPES[profile]
 
 
-def profile_checkpoint(profile: str, progress: bool = True, config: ModelConfig | None = None,
-                       **train_overrides) -> Path:
+def profile_checkpoint(
+    profile: str, progress: bool = True, config: ModelConfig | None = None, **train_overrides
+) -> Path:
     """The trained checkpoint of ``profile`` (trained now if not cached).
 
     ``config`` and ``train_overrides`` derive a variant (e.g. another encoder/decoder split or
     seed, for the ablation); each variant is its own cached artifact.
     """
     recipe = get_recipe(profile)
-    return ensure_trained(config or recipe.model_config(), recipe.train_data,
-                          recipe.train_params(**train_overrides), progress=progress)
+    return ensure_trained(
+        config or recipe.model_config(), recipe.train_data, recipe.train_params(**train_overrides), progress=progress
+    )
 
 
 def split_paths(profile: str, split: str = "val") -> tuple[Path, Path]:

@@ -20,17 +20,28 @@ TABLE_COLUMNS = ("method", "backbone", "data", "split", *COCO_COLUMNS, "source")
 
 def measured_row(method: str, backbone: str, data: str, split: str, stats: dict) -> dict:
     """A table row from ``coco_keypoint_stats`` fractions, in percent like published tables."""
-    return {"method": method, "backbone": backbone, "data": data, "split": split,
-            **{name: round(100 * stats[name], 1) if stats.get(name, -1) >= 0 else float("nan") for name in COCO_COLUMNS},
-            "source": style.MEASURED}
+    return {
+        "method": method,
+        "backbone": backbone,
+        "data": data,
+        "split": split,
+        **{name: round(100 * stats[name], 1) if stats.get(name, -1) >= 0 else float("nan") for name in COCO_COLUMNS},
+        "source": style.MEASURED,
+    }
 
 
 def paper_row(claim_id: str = "jcra.coco_ap") -> dict:
     """JCRA's own number, read from the claims registry (the abstract gives AP only)."""
     claim = load_registry()[claim_id]
-    return {"method": "JCRA", "backbone": "unknown", "data": "COCO", "split": "val2017 (third-party summary)",
-            "AP": claim.reported_value, **{name: float("nan") for name in COCO_COLUMNS[1:]},
-            "source": style.SOURCE_LABELS["paper"]}
+    return {
+        "method": "JCRA",
+        "backbone": "unknown",
+        "data": "COCO",
+        "split": "val2017 (third-party summary)",
+        "AP": claim.reported_value,
+        **{name: float("nan") for name in COCO_COLUMNS[1:]},
+        "source": style.SOURCE_LABELS["paper"],
+    }
 
 
 def baseline_rows(path: Path | None = None, splits: tuple[str, ...] = ("val2017", "test-dev")) -> pd.DataFrame:

@@ -20,9 +20,9 @@ import math
 import os
 import pickle
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -82,15 +82,17 @@ class TrainParams:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"train params {name} must be >= 1, got {getattr(self, name)!r}")
         if self.lr <= 0 or self.clip_norm <= 0 or self.warmup_steps < 0 or not 0 <= self.min_lr_ratio <= 1:
-            raise ValueError(f"train params need lr > 0, clip_norm > 0, warmup_steps >= 0, 0 <= min_lr_ratio <= 1; "
-                             f"got lr={self.lr}, clip_norm={self.clip_norm}, warmup_steps={self.warmup_steps}, "
-                             f"min_lr_ratio={self.min_lr_ratio}")
+            raise ValueError(
+                f"train params need lr > 0, clip_norm > 0, warmup_steps >= 0, 0 <= min_lr_ratio <= 1; "
+                f"got lr={self.lr}, clip_norm={self.clip_norm}, warmup_steps={self.warmup_steps}, "
+                f"min_lr_ratio={self.min_lr_ratio}"
+            )
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "TrainParams":
+    def from_dict(cls, data: dict | None) -> TrainParams:
         data = dict(data or {})
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
@@ -141,19 +143,22 @@ def default_device() -> torch.device:
 # ----------------------------------------------------------------------------- data order
 
 
-def batch_indices(num_images: int, params: TrainParams, context: DistributedContext,
-                  start_step: int) -> Iterator[tuple[int, int, list[int]]]:
+def batch_indices(
+    num_images: int, params: TrainParams, context: DistributedContext, start_step: int
+) -> Iterator[tuple[int, int, list[int]]]:
     """``(step, epoch, image indices)`` of this rank's batch for each step from ``start_step`` on."""
     per_rank = num_images // context.world_size
     steps_per_epoch = per_rank // params.batch_size
     if steps_per_epoch < 1:
-        raise ValueError(f"{num_images} training images are too few for batch_size {params.batch_size} "
-                         f"on {context.world_size} rank(s)")
+        raise ValueError(
+            f"{num_images} training images are too few for batch_size {params.batch_size} "
+            f"on {context.world_size} rank(s)"
+        )
     for step in range(start_step, params.steps):
         epoch, position = divmod(step, steps_per_epoch)
         order = torch.randperm(num_images, generator=torch.Generator().manual_seed(params.seed + epoch))
-        mine = order[: per_rank * context.world_size][context.rank:: context.world_size]
-        yield step, epoch, mine[position * params.batch_size: (position + 1) * params.batch_size].tolist()
+        mine = order[: per_rank * context.world_size][context.rank :: context.world_size]
+        yield step, epoch, mine[position * params.batch_size : (position + 1) * params.batch_size].tolist()
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -168,8 +173,9 @@ def write_payload(path: Path, payload: dict) -> Path:
     return path
 
 
-def save_checkpoint(path: Path, model: JCRA, optimizer: torch.optim.Optimizer | None, step: int,
-                    params: TrainParams | None) -> Path:
+def save_checkpoint(
+    path: Path, model: JCRA, optimizer: torch.optim.Optimizer | None, step: int, params: TrainParams | None
+) -> Path:
     """Write ``path`` atomically: config, weights, optimiser state, step, training parameters."""
     payload = {
         "format": CHECKPOINT_FORMAT,
@@ -208,8 +214,10 @@ def read_checkpoint(path: Path | str, expected: ModelConfig | None = None) -> di
         mine, theirs = config.to_dict(), expected.to_dict()
         differing = sorted(k for k in mine if mine[k] != theirs[k])
         details = ", ".join(f"{k}: checkpoint {mine[k]!r} vs requested {theirs[k]!r}" for k in differing)
-        raise ValueError(f"checkpoint {path} was trained with config {config.name!r}, not the requested "
-                         f"{expected.name!r} ({details})")
+        raise ValueError(
+            f"checkpoint {path} was trained with config {config.name!r}, not the requested "
+            f"{expected.name!r} ({details})"
+        )
     payload["config"] = config
     return payload
 
@@ -244,25 +252,32 @@ def write_metrics(path: Path, rows: list[dict], fields: tuple[str, ...] = METRIC
 # ----------------------------------------------------------------------------- the loop
 
 
-def training_dataset(annotation_file: Path | str, image_dir: Path | str, config: ModelConfig, params: TrainParams,
-                     who: str) -> CocoPoseDataset:
+def training_dataset(
+    annotation_file: Path | str, image_dir: Path | str, config: ModelConfig, params: TrainParams, who: str
+) -> CocoPoseDataset:
     """The augmented training set for a model of ``config``; ``who`` names the model in the error
     raised when the file's keypoint count is not the model's."""
     flip_index = layout_for_num_keypoints(config.num_keypoints).flip_index
-    transforms = train_transforms(flip_index, config.input_size, params.rotation, params.scale, params.crop_min_fraction)
+    transforms = train_transforms(
+        flip_index, config.input_size, params.rotation, params.scale, params.crop_min_fraction
+    )
     dataset = CocoPoseDataset(annotation_file, image_dir, transforms, seed=params.seed)
     if dataset.layout.num_keypoints != config.num_keypoints:
-        raise ValueError(f"{annotation_file} has {dataset.layout.num_keypoints} keypoints per person but {who} "
-                         f"predicts {config.num_keypoints}")
+        raise ValueError(
+            f"{annotation_file} has {dataset.layout.num_keypoints} keypoints per person but {who} "
+            f"predicts {config.num_keypoints}"
+        )
     return dataset
 
 
-def resume_from(payload: dict, model: torch.nn.Module, optimizer: torch.optim.Optimizer, params: TrainParams,
-                checkpoint_path: Path) -> int:
+def resume_from(
+    payload: dict, model: torch.nn.Module, optimizer: torch.optim.Optimizer, params: TrainParams, checkpoint_path: Path
+) -> int:
     """Load a checkpoint payload into ``model`` and ``optimizer``; return the step it reached."""
     if payload["train_params"] is not None and json.loads(payload["train_params"]) != params.to_dict():
-        raise ValueError(f"{checkpoint_path} was written with other training parameters; "
-                         f"use a new out_dir or resume=False")
+        raise ValueError(
+            f"{checkpoint_path} was written with other training parameters; use a new out_dir or resume=False"
+        )
     model.load_state_dict(payload["model"])
     optimizer.load_state_dict(payload["optimizer"])
     return payload["step"]
@@ -276,8 +291,13 @@ def mixed_precision(params: TrainParams, device: torch.device) -> tuple[bool, to
     return use_amp, amp_dtype, torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
 
 
-def optimiser_step(loss: torch.Tensor, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                   scaler: torch.amp.GradScaler, clip_norm: float) -> None:
+def optimiser_step(
+    loss: torch.Tensor,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    clip_norm: float,
+) -> None:
     """Backward, unscale, clip all gradients to ``clip_norm`` and step."""
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
@@ -294,9 +314,16 @@ def _batch(dataset: CocoPoseDataset, indices: list[int], device: torch.device) -
     return images.to(device, non_blocking=True), pad_mask.to(device, non_blocking=True), targets
 
 
-def train(config: ModelConfig, annotation_file: Path | str, image_dir: Path | str, out_dir: Path | str,
-          params: TrainParams = TrainParams(), resume: bool = True, progress: bool = True,
-          device: torch.device | str | None = None) -> JCRA:
+def train(
+    config: ModelConfig,
+    annotation_file: Path | str,
+    image_dir: Path | str,
+    out_dir: Path | str,
+    params: TrainParams = TrainParams(),
+    resume: bool = True,
+    progress: bool = True,
+    device: torch.device | str | None = None,
+) -> JCRA:
     """Train ``config`` on a COCO keypoints file; return the trained model (unwrapped from DDP).
 
     ``out_dir`` receives ``checkpoint.pt`` (every ``checkpoint_every`` steps and at the end) and
@@ -313,19 +340,31 @@ def train(config: ModelConfig, annotation_file: Path | str, image_dir: Path | st
     model = JCRA(config).to(device)
     criterion = SetCriterion(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
-    start_step = resume_from(read_checkpoint(checkpoint_path, config), model, optimizer, params, checkpoint_path) \
-        if resume and checkpoint_path.exists() else 0
+    start_step = (
+        resume_from(read_checkpoint(checkpoint_path, config), model, optimizer, params, checkpoint_path)
+        if resume and checkpoint_path.exists()
+        else 0
+    )
     rows = read_metrics(metrics_path, start_step) if start_step else []
 
     trained = model
     if context.world_size > 1:
-        trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
-                                          find_unused_parameters=not config.loss.encoder_loss)
+        trained = DistributedDataParallel(
+            model,
+            device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=not config.loss.encoder_loss,
+        )
     use_amp, amp_dtype, scaler = mixed_precision(params, device)
     trained.train()
 
-    bar = tqdm(total=params.steps, initial=start_step, desc=f"train {config.name}", unit="step",
-               disable=not (progress and context.is_main), mininterval=1.0)
+    bar = tqdm(
+        total=params.steps,
+        initial=start_step,
+        desc=f"train {config.name}",
+        unit="step",
+        disable=not (progress and context.is_main),
+        mininterval=1.0,
+    )
     earlier_seconds = float(rows[-1]["seconds"]) if rows else 0.0  # training time before a resume
     started, window_images = time.perf_counter(), 0
     window_start = started
@@ -342,10 +381,16 @@ def train(config: ModelConfig, annotation_file: Path | str, image_dir: Path | st
         done = step + 1
         if done % params.log_every == 0 or done == params.steps:
             now = time.perf_counter()
-            rows.append({"step": done, "epoch": epoch, "lr": f"{optimizer.param_groups[0]['lr']:.6g}",
-                         **{k: f"{losses[k].item():.5f}" for k in ("loss", "class", "l1", "oks", "visibility")},
-                         "seconds": f"{earlier_seconds + now - started:.2f}",
-                         "images_per_s": f"{window_images / max(now - window_start, 1e-9):.2f}"})
+            rows.append(
+                {
+                    "step": done,
+                    "epoch": epoch,
+                    "lr": f"{optimizer.param_groups[0]['lr']:.6g}",
+                    **{k: f"{losses[k].item():.5f}" for k in ("loss", "class", "l1", "oks", "visibility")},
+                    "seconds": f"{earlier_seconds + now - started:.2f}",
+                    "images_per_s": f"{window_images / max(now - window_start, 1e-9):.2f}",
+                }
+            )
             window_images, window_start = 0, now
             bar.set_postfix(loss=f"{losses['loss'].item():.3f}", oks=f"{1 - losses['oks'].item():.3f}")
         bar.update(1)
@@ -364,9 +409,21 @@ def train(config: ModelConfig, annotation_file: Path | str, image_dir: Path | st
 
 # ----------------------------------------------------------------------------- cached artifact
 
-CODE_FILES = ("backbone.py", "position.py", "deformable_attention.py", "transformer.py", "model.py", "oks.py",
-              "matcher.py", "criterion.py", "config.py", "train.py", "data/coco.py", "data/transforms.py",
-              "data/skeleton.py")
+CODE_FILES = (
+    "backbone.py",
+    "position.py",
+    "deformable_attention.py",
+    "transformer.py",
+    "model.py",
+    "oks.py",
+    "matcher.py",
+    "criterion.py",
+    "config.py",
+    "train.py",
+    "data/coco.py",
+    "data/transforms.py",
+    "data/skeleton.py",
+)
 
 
 def code_hash() -> str:
@@ -391,8 +448,12 @@ def _train_split(config: ModelConfig, data_params: dict | None) -> Path:
     return ensure_split("train", _data_params(config, data_params), cache_root=paths.BUILD_DIR / "jcra" / "data")
 
 
-def ensure_trained(config_name: str | ModelConfig, data_params: dict | None = None,
-                   train_params: TrainParams | dict | None = None, progress: bool = True) -> Path:
+def ensure_trained(
+    config_name: str | ModelConfig,
+    data_params: dict | None = None,
+    train_params: TrainParams | dict | None = None,
+    progress: bool = True,
+) -> Path:
     """The checkpoint of ``config`` trained on the synthetic train split; trains it when missing.
 
     Concurrent callers (notebooks run in parallel) wait on a file lock instead of training twice.
@@ -406,8 +467,16 @@ def ensure_trained(config_name: str | ModelConfig, data_params: dict | None = No
         annotation_file, image_dir = synthetic_paths(_train_split(config, data_params))
         train(config, annotation_file, image_dir, directory, params, resume=True, progress=progress)
 
-    return train_once(directory, run, {"config": config.to_dict(), "data_params": _data_params(config, data_params),
-                                       "train_params": params.to_dict(), "code_hash": code_hash()})
+    return train_once(
+        directory,
+        run,
+        {
+            "config": config.to_dict(),
+            "data_params": _data_params(config, data_params),
+            "train_params": params.to_dict(),
+            "code_hash": code_hash(),
+        },
+    )
 
 
 def train_once(directory: Path, run, meta: dict) -> Path:
@@ -421,7 +490,10 @@ def train_once(directory: Path, run, meta: dict) -> Path:
             if not done_marker.exists():
                 started = time.perf_counter()
                 run()
-                meta = {**meta, "train_seconds_last_session": round(time.perf_counter() - started, 1),
-                        "torch_threads": torch.get_num_threads()}
+                meta = {
+                    **meta,
+                    "train_seconds_last_session": round(time.perf_counter() - started, 1),
+                    "torch_threads": torch.get_num_threads(),
+                }
                 write_text(done_marker, json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return directory / "checkpoint.pt"

@@ -49,8 +49,13 @@ class FeedForward(nn.Module):
 
     def __init__(self, d_model: int, ffn_dim: int, dropout: float):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(d_model, ffn_dim), nn.ReLU(inplace=True), nn.Dropout(dropout),
-                                 nn.Linear(ffn_dim, d_model), nn.Dropout(dropout))
+        self.net = nn.Sequential(
+            nn.Linear(d_model, ffn_dim),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(ffn_dim, d_model),
+            nn.Dropout(dropout),
+        )
         self.norm = nn.LayerNorm(d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -67,8 +72,14 @@ class EncoderLayer(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         self.ffn = FeedForward(d_model, ffn_dim, dropout)
 
-    def forward(self, src: torch.Tensor, pos: torch.Tensor, reference: torch.Tensor,
-                spatial_shapes: SpatialShapes, padding_mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self,
+        src: torch.Tensor,
+        pos: torch.Tensor,
+        reference: torch.Tensor,
+        spatial_shapes: SpatialShapes,
+        padding_mask: torch.Tensor | None,
+    ) -> torch.Tensor:
         batch = src.shape[0]
         attended = self.attention(src + pos, reference.expand(batch, -1, -1, -1), src, spatial_shapes, padding_mask)
         return self.ffn(self.norm(src + self.dropout(attended)))
@@ -77,14 +88,22 @@ class EncoderLayer(nn.Module):
 class DeformableEncoder(nn.Module):
     """A stack of :class:`EncoderLayer`; ``[B, S, d] -> [B, S, d]`` (the memory)."""
 
-    def __init__(self, num_layers: int, d_model: int, n_levels: int, n_heads: int, n_points: int,
-                 ffn_dim: int, dropout: float):
+    def __init__(
+        self, num_layers: int, d_model: int, n_levels: int, n_heads: int, n_points: int, ffn_dim: int, dropout: float
+    ):
         super().__init__()
-        self.layers = nn.ModuleList(EncoderLayer(d_model, n_levels, n_heads, n_points, ffn_dim, dropout)
-                                    for _ in range(num_layers))
+        self.layers = nn.ModuleList(
+            EncoderLayer(d_model, n_levels, n_heads, n_points, ffn_dim, dropout) for _ in range(num_layers)
+        )
 
-    def forward(self, src: torch.Tensor, pos: torch.Tensor, reference: torch.Tensor,
-                spatial_shapes: SpatialShapes, padding_mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self,
+        src: torch.Tensor,
+        pos: torch.Tensor,
+        reference: torch.Tensor,
+        spatial_shapes: SpatialShapes,
+        padding_mask: torch.Tensor | None,
+    ) -> torch.Tensor:
         for layer in self.layers:
             src = layer(src, pos, reference, spatial_shapes, padding_mask)
         return src
@@ -97,14 +116,22 @@ class DecoderLayer(nn.Module):
         super().__init__()
         self.self_attention = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
         self.norm1 = nn.LayerNorm(d_model)
-        self.cross_attention = MultiScaleDeformableAttention(d_model, n_levels, n_heads, num_keypoints,
-                                                             per_point_reference=True)
+        self.cross_attention = MultiScaleDeformableAttention(
+            d_model, n_levels, n_heads, num_keypoints, per_point_reference=True
+        )
         self.norm2 = nn.LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout)
         self.ffn = FeedForward(d_model, ffn_dim, dropout)
 
-    def forward(self, tgt: torch.Tensor, query_pos: torch.Tensor, keypoints: torch.Tensor, memory: torch.Tensor,
-                spatial_shapes: SpatialShapes, padding_mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self,
+        tgt: torch.Tensor,
+        query_pos: torch.Tensor,
+        keypoints: torch.Tensor,
+        memory: torch.Tensor,
+        spatial_shapes: SpatialShapes,
+        padding_mask: torch.Tensor | None,
+    ) -> torch.Tensor:
         q = tgt + query_pos
         tgt = self.norm1(tgt + self.dropout(self.self_attention(q, q, tgt, need_weights=False)[0]))
         attended = self.cross_attention(tgt + query_pos, keypoints, memory, spatial_shapes, padding_mask)
@@ -157,8 +184,14 @@ class KeypointRefiner(nn.Module):
         nn.init.zeros_(self.offset.layers[-1].weight)
         nn.init.zeros_(self.offset.layers[-1].bias)
 
-    def forward(self, features: torch.Tensor, keypoints: torch.Tensor, memory: torch.Tensor,
-                spatial_shapes: SpatialShapes, padding_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        features: torch.Tensor,
+        keypoints: torch.Tensor,
+        memory: torch.Tensor,
+        spatial_shapes: SpatialShapes,
+        padding_mask: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         batch, queries, num_keypoints, _ = keypoints.shape
         d_model = features.shape[-1]
         tokens = (features[:, :, None, :] + self.keypoint_embedding.weight[None, None]).flatten(1, 2)  # [B, Q*K, d]
@@ -182,19 +215,40 @@ class PoseDecoder(nn.Module):
     [B, Q, K]``. The refiners sample ``refine_memory`` (the memory, plus a finer level if any).
     """
 
-    def __init__(self, num_layers: int, d_model: int, n_levels: int, n_heads: int, n_points: int,
-                 num_keypoints: int, ffn_dim: int, dropout: float, refiner_levels: int):
+    def __init__(
+        self,
+        num_layers: int,
+        d_model: int,
+        n_levels: int,
+        n_heads: int,
+        n_points: int,
+        num_keypoints: int,
+        ffn_dim: int,
+        dropout: float,
+        refiner_levels: int,
+    ):
         super().__init__()
-        self.layers = nn.ModuleList(DecoderLayer(d_model, n_levels, n_heads, num_keypoints, ffn_dim, dropout)
-                                    for _ in range(num_layers))
+        self.layers = nn.ModuleList(
+            DecoderLayer(d_model, n_levels, n_heads, num_keypoints, ffn_dim, dropout) for _ in range(num_layers)
+        )
         self.heads = nn.ModuleList(PoseHeads(d_model, num_keypoints) for _ in range(num_layers))
-        self.refiners = nn.ModuleList(KeypointRefiner(d_model, refiner_levels, n_heads, n_points, num_keypoints, dropout)
-                                      for _ in range(num_layers))
+        self.refiners = nn.ModuleList(
+            KeypointRefiner(d_model, refiner_levels, n_heads, n_points, num_keypoints, dropout)
+            for _ in range(num_layers)
+        )
         self.pose_embedding = MLP(2 * num_keypoints, d_model, d_model, 2)  # the pose is the query's position
 
-    def forward(self, content: torch.Tensor, keypoints: torch.Tensor, memory: torch.Tensor,
-                spatial_shapes: SpatialShapes, padding_mask: torch.Tensor | None, refine_memory: torch.Tensor,
-                refine_shapes: SpatialShapes, refine_padding: torch.Tensor | None) -> list[dict[str, torch.Tensor]]:
+    def forward(
+        self,
+        content: torch.Tensor,
+        keypoints: torch.Tensor,
+        memory: torch.Tensor,
+        spatial_shapes: SpatialShapes,
+        padding_mask: torch.Tensor | None,
+        refine_memory: torch.Tensor,
+        refine_shapes: SpatialShapes,
+        refine_padding: torch.Tensor | None,
+    ) -> list[dict[str, torch.Tensor]]:
         outputs = []
         tgt, reference = content, keypoints
         for layer, heads, refiner in zip(self.layers, self.heads, self.refiners):
@@ -202,8 +256,9 @@ class PoseDecoder(nn.Module):
             tgt = layer(tgt, query_pos, reference, memory, spatial_shapes, padding_mask)
             logits, coarse_deltas = heads(tgt)
             unsquashed = inverse_sigmoid(reference) + coarse_deltas
-            fine_deltas, visibility = refiner(tgt, torch.sigmoid(unsquashed).detach(), refine_memory, refine_shapes,
-                                              refine_padding)
+            fine_deltas, visibility = refiner(
+                tgt, torch.sigmoid(unsquashed).detach(), refine_memory, refine_shapes, refine_padding
+            )
             refined = torch.sigmoid(unsquashed + fine_deltas)
             outputs.append({"logits": logits, "keypoints": refined, "visibility_logits": visibility})
             reference = refined.detach()

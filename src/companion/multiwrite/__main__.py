@@ -31,7 +31,13 @@ from companion.multiwrite.scenario import (
 )
 from companion.multiwrite.simulation import simulate
 
-CHOICES = {"collective": COLLECTIVES, "algorithm": ALGORITHMS, "topology": TOPOLOGIES, "engine": ENGINES, "routing": ROUTINGS}
+CHOICES = {
+    "collective": COLLECTIVES,
+    "algorithm": ALGORITHMS,
+    "topology": TOPOLOGIES,
+    "engine": ENGINES,
+    "routing": ROUTINGS,
+}
 _SIZE = re.compile(r"^\s*(?P<number>[0-9]+)\s*(?P<unit>|B|KiB|MiB|GiB|K|M|G)\s*$")
 _UNITS = {"": 1, "B": 1, "K": 1024, "KiB": 1024, "M": 1 << 20, "MiB": 1 << 20, "G": 1 << 30, "GiB": 1 << 30}
 

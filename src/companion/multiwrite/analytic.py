@@ -185,8 +185,14 @@ def predict(s: Scenario, plan: Plan | None = None) -> Prediction:
     bandwidth_bound = o + beta + fill
     latency = max(bandwidth_bound, issue, chain, setup)
     return Prediction(
-        latency_s=latency, beta_s=beta, fill_s=fill, issue_s=issue, chain_s=chain, setup_s=setup,
-        bottleneck=bottleneck, loads_bytes=dict(loads.bytes),
+        latency_s=latency,
+        beta_s=beta,
+        fill_s=fill,
+        issue_s=issue,
+        chain_s=chain,
+        setup_s=setup,
+        bottleneck=bottleneck,
+        loads_bytes=dict(loads.bytes),
     )
 
 
@@ -209,9 +215,15 @@ def closed_form_allgather_beta(s: Scenario) -> float:
     A full mesh's links carry W (M W for hierarchical intra-node forwarding); its engines
     (N-1) W per direction, or W out for MultiWrite. A shared engine adds its two directions.
     """
-    if s.collective != "allgather" or s.algorithm == "hierarchical-multiwrite" or math.isfinite(s.switch_replication_GBps):
-        raise ValueError("closed_form_allgather_beta covers AllGather ring, mesh, multiwrite, group-multicast, "
-                         "hierarchical without a replication limit")
+    if (
+        s.collective != "allgather"
+        or s.algorithm == "hierarchical-multiwrite"
+        or math.isfinite(s.switch_replication_GBps)
+    ):
+        raise ValueError(
+            "closed_form_allgather_beta covers AllGather ring, mesh, multiwrite, group-multicast, "
+            "hierarchical without a replication limit"
+        )
     n, g, m = s.ranks, s.node_ranks, s.nodes
     multicast = s.algorithm in ("multiwrite", "group-multicast")
     w = s.wire_bytes(s.message_bytes, multicast=s.uses_bitmap)

@@ -39,10 +39,7 @@ def expert_choices(s: Scenario) -> np.ndarray:
 def destination_sets(s: Scenario) -> list[list[tuple[int, ...]]]:
     """For each rank and token, the sorted remote ranks it must reach (possibly empty)."""
     ranks_of = expert_choices(s) // s.experts_per_rank
-    return [
-        [tuple(sorted(set(row.tolist()) - {r})) for row in ranks_of[r]]
-        for r in range(s.ranks)
-    ]
+    return [[tuple(sorted(set(row.tolist()) - {r})) for row in ranks_of[r]] for r in range(s.ranks)]
 
 
 def _token_pieces(s: Scenario, r: int, t: int, grain: int) -> list[Piece]:
@@ -92,4 +89,6 @@ def plan(s: Scenario) -> Plan:
     # S of algbw: the mean receive-buffer size per rank, one copy of each token per destination rank.
     data_bytes = sum(sum(e.values()) for e in expected) / s.ranks
     distinct = len({(r, d) for r in range(s.ranks) for d in sets[r] if d})
-    return Plan(programs=programs, expected=expected, data_bytes=data_bytes, notes={"distinct_destination_sets": distinct})
+    return Plan(
+        programs=programs, expected=expected, data_bytes=data_bytes, notes={"distinct_destination_sets": distinct}
+    )

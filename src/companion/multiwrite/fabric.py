@@ -13,8 +13,8 @@ Routes are built once per (source, destinations, kind) and cached.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 from companion.multiwrite.scenario import Scenario
 from companion.multiwrite.server import Chunk, Engine, FanOut, Hold, Link, Replicator, Server
@@ -26,13 +26,21 @@ Route = dict[str, tuple]
 class Fabric:
     """Links, rank engines and switch replicators of one topology, plus routing of chunks."""
 
-    def __init__(self, env, scenario: Scenario, topology: Topology, deliver: Callable[[int, Chunk], None],
-                 track_duplication: bool = True):
+    def __init__(
+        self,
+        env,
+        scenario: Scenario,
+        topology: Topology,
+        deliver: Callable[[int, Chunk], None],
+        track_duplication: bool = True,
+    ):
         self.env = env
         self.scenario = scenario
         self.topology = topology
         self.links: dict[tuple[str, str], Link] = {
-            (u, v): Link(env, u, v, attrs["bandwidth_Bps"], attrs["latency_s"], scenario.buffer_bytes, track_duplication)
+            (u, v): Link(
+                env, u, v, attrs["bandwidth_Bps"], attrs["latency_s"], scenario.buffer_bytes, track_duplication
+            )
             for u, v, attrs in sorted(topology.graph.edges(data=True))
         }
         self.send_engines: list[Engine] = []
@@ -46,11 +54,19 @@ class Fabric:
                 self.send_engines.append(Engine(env, f"r{r}.send", scenario.engine_Bps))
                 self.receive_engines.append(Engine(env, f"r{r}.receive", scenario.engine_Bps))
         replicating = math.isfinite(scenario.switch_replication_GBps) or scenario.replication_latency_ns > 0
-        self.replicators: dict[str, Replicator] = {
-            switch: Replicator(env, f"{switch}.replicate", scenario.switch_replication_GBps * 1e9,
-                               scenario.replication_latency_ns * 1e-9)
-            for switch in topology.switches
-        } if replicating else {}
+        self.replicators: dict[str, Replicator] = (
+            {
+                switch: Replicator(
+                    env,
+                    f"{switch}.replicate",
+                    scenario.switch_replication_GBps * 1e9,
+                    scenario.replication_latency_ns * 1e-9,
+                )
+                for switch in topology.switches
+            }
+            if replicating
+            else {}
+        )
         self._into_node = {node: partial(self.forward, node) for node in topology.graph.nodes}
         self._receive = [partial(deliver, r) for r in range(scenario.ranks)]
         self._routes: dict[tuple, Route] = {}

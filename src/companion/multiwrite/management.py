@@ -35,18 +35,20 @@ def churn(scenario: Scenario, operations: int) -> pd.DataFrame:
         op = sim.launch(plan, index=index)
         sim.run(until=op.done)
         op.check()
-        rows.append({
-            "operation": index,
-            "algorithm": scenario.algorithm,
-            "top_k": scenario.top_k,
-            "group_table_entries": scenario.group_table_entries,
-            "latency_us": op.latency_s * 1e6,
-            "distinct_sets_so_far": len(seen_sets),
-            "new_groups": sim.groups.setups - setups_before,
-            "fallbacks": sim.groups.fallbacks - fallbacks_before,
-            "table_entries_used": sim.groups.max_entries,
-            "writes_posted": sum(r.writes_posted for r in sim.ranks),
-        })
+        rows.append(
+            {
+                "operation": index,
+                "algorithm": scenario.algorithm,
+                "top_k": scenario.top_k,
+                "group_table_entries": scenario.group_table_entries,
+                "latency_us": op.latency_s * 1e6,
+                "distinct_sets_so_far": len(seen_sets),
+                "new_groups": sim.groups.setups - setups_before,
+                "fallbacks": sim.groups.fallbacks - fallbacks_before,
+                "table_entries_used": sim.groups.max_entries,
+                "writes_posted": sum(r.writes_posted for r in sim.ranks),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -58,22 +60,45 @@ def churn_sweep(scenarios: list[Scenario], operations: int, executor=None, max_w
     """:func:`churn` for each scenario, concatenated and cached."""
     key = {"code": code_version(), "operations": operations, "scenarios": [asdict(s) for s in scenarios]}
     jobs = [(s, operations) for s in scenarios]
-    return cached_frame("mw_churn", key, lambda: pd.concat(run_all(_churn_job, jobs, executor, max_workers), ignore_index=True))
+    return cached_frame(
+        "mw_churn", key, lambda: pd.concat(run_all(_churn_job, jobs, executor, max_workers), ignore_index=True)
+    )
 
 
 # What each scheme is, from its specification (not measured): the side-by-side of mw.compat.
 SEMANTICS = pd.DataFrame(
     [
-        ("transport", "unreliable datagram (InfiniBand multicast exists only on UD; IP multicast over UDP)",
-         "reliable one-sided write, as the unicast writes it replaces", "every run passes the exact-delivery check"),
-        ("operation", "send / receive of datagrams <= MTU; the receiver posts buffers",
-         "write into the receivers' memory (many-to-many)", "one write, replicated by the network"),
-        ("API", "separate: create/join a group (IB: SA MCMemberRecord; IP: IGMP join), attach QPs",
-         "the collective's own write path", "a drop-in algorithm choice: --algorithm multiwrite"),
-        ("switch state", "one table entry per group on every switch of its tree",
-         "none: destination bitmap in each packet header", "finite tables; fallback to unicast when full"),
+        (
+            "transport",
+            "unreliable datagram (InfiniBand multicast exists only on UD; IP multicast over UDP)",
+            "reliable one-sided write, as the unicast writes it replaces",
+            "every run passes the exact-delivery check",
+        ),
+        (
+            "operation",
+            "send / receive of datagrams <= MTU; the receiver posts buffers",
+            "write into the receivers' memory (many-to-many)",
+            "one write, replicated by the network",
+        ),
+        (
+            "API",
+            "separate: create/join a group (IB: SA MCMemberRecord; IP: IGMP join), attach QPs",
+            "the collective's own write path",
+            "a drop-in algorithm choice: --algorithm multiwrite",
+        ),
+        (
+            "switch state",
+            "one table entry per group on every switch of its tree",
+            "none: destination bitmap in each packet header",
+            "finite tables; fallback to unicast when full",
+        ),
         ("setup", "control-plane round trip per new group", "none", "serial controller, group_setup_us per group"),
         ("header", "group address", "bitmap of ceil(N / 8) bytes", "bitmap_bits_per_rank x N bits per packet"),
     ],
-    columns=["property", "traditional multicast (specification)", "MultiWrite (paper abstract)", "how the simulator models it"],
+    columns=[
+        "property",
+        "traditional multicast (specification)",
+        "MultiWrite (paper abstract)",
+        "how the simulator models it",
+    ],
 )

@@ -8,8 +8,8 @@ receiver misses a piece, gets one it should not, or gets one twice.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Hashable
 
 import simpy
 
@@ -131,7 +131,9 @@ class Operation:
             return
         problems = list(self.errors)
         problems += [f"r{r} is missing {m} pieces" for r, m in enumerate(self.missing) if m]
-        raise DeliveryError(f"operation {self.index}: delivery check failed: " + "; ".join(problems[: self._max_errors]))
+        raise DeliveryError(
+            f"operation {self.index}: delivery check failed: " + "; ".join(problems[: self._max_errors])
+        )
 
     @property
     def latency_s(self) -> float:

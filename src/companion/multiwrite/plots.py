@@ -44,8 +44,15 @@ def link_heatmap(links: pd.DataFrame, value: str, unit_bytes: float, title: str,
     return fig
 
 
-def latency_lines(frame: pd.DataFrame, x: str, title: str, analytic: bool = True, log_bytes_x: bool = True,
-                  y: str = "latency_us", ylabel: str = "operator latency (us)") -> plt.Figure:
+def latency_lines(
+    frame: pd.DataFrame,
+    x: str,
+    title: str,
+    analytic: bool = True,
+    log_bytes_x: bool = True,
+    y: str = "latency_us",
+    ylabel: str = "operator latency (us)",
+) -> plt.Figure:
     """Latency vs ``x`` per algorithm: measured (solid, markers) and analytic (dashed)."""
     fig, ax = plt.subplots()
     for algorithm, group in frame.groupby("algorithm", sort=False):
@@ -53,8 +60,14 @@ def latency_lines(frame: pd.DataFrame, x: str, title: str, analytic: bool = True
         color = style.method_color(algorithm)
         ax.plot(group[x], group[y], marker="o", color=color, label=f"{algorithm} ({MEASURED})")
         if analytic and y == "latency_us":
-            ax.plot(group[x], group["analytic_latency_us"], linestyle="--", color=color, alpha=0.7,
-                    label=f"{algorithm} ({ANALYTIC})")
+            ax.plot(
+                group[x],
+                group["analytic_latency_us"],
+                linestyle="--",
+                color=color,
+                alpha=0.7,
+                label=f"{algorithm} ({ANALYTIC})",
+            )
     if log_bytes_x:
         _bytes_axis(ax, frame[x])
     ax.set_yscale("log")
@@ -65,8 +78,9 @@ def latency_lines(frame: pd.DataFrame, x: str, title: str, analytic: bool = True
     return fig
 
 
-def reduction_lines(frame: pd.DataFrame, x: str, hue: str, title: str, paper_percent: float | None = None,
-                    log_bytes_x: bool = True) -> plt.Figure:
+def reduction_lines(
+    frame: pd.DataFrame, x: str, hue: str, title: str, paper_percent: float | None = None, log_bytes_x: bool = True
+) -> plt.Figure:
     """MultiWrite's latency reduction (%) vs ``x``, one line per ``hue``; the paper's number as a line."""
     fig, ax = plt.subplots()
     for key, group in frame.groupby(hue, sort=True):
@@ -74,8 +88,12 @@ def reduction_lines(frame: pd.DataFrame, x: str, hue: str, title: str, paper_per
         ax.plot(group[x], 100 * group["reduction"], marker="o", label=f"{hue} = {key} ({MEASURED})")
     ax.axhline(0.0, color="black", linewidth=0.8)
     if paper_percent is not None:
-        ax.axhline(paper_percent, color=style.method_color("paper"), linestyle=":",
-                   label=f"up to {paper_percent:g}% ({PAPER}, Ascend stress test)")
+        ax.axhline(
+            paper_percent,
+            color=style.method_color("paper"),
+            linestyle=":",
+            label=f"up to {paper_percent:g}% ({PAPER}, Ascend stress test)",
+        )
     if log_bytes_x:
         _bytes_axis(ax, frame[x])
     ax.set_xlabel(x.replace("_", " "))
@@ -85,7 +103,9 @@ def reduction_lines(frame: pd.DataFrame, x: str, hue: str, title: str, paper_per
     return fig
 
 
-def grouped_bars(frame: pd.DataFrame, x: str, y: str, hue: str, title: str, ylabel: str, log: bool = False) -> plt.Figure:
+def grouped_bars(
+    frame: pd.DataFrame, x: str, y: str, hue: str, title: str, ylabel: str, log: bool = False
+) -> plt.Figure:
     """Bars of ``y`` per ``x``, one colour per ``hue`` (methods keep their colours)."""
     fig, ax = plt.subplots()
     categories = list(dict.fromkeys(frame[x]))
@@ -93,8 +113,13 @@ def grouped_bars(frame: pd.DataFrame, x: str, y: str, hue: str, title: str, ylab
     width = 0.8 / len(hues)
     for i, key in enumerate(hues):
         part = frame[frame[hue] == key].set_index(x).reindex(categories)
-        ax.bar(np.arange(len(categories)) + (i - (len(hues) - 1) / 2) * width, part[y], width,
-               color=style.method_color(str(key)), label=f"{key} ({MEASURED})")
+        ax.bar(
+            np.arange(len(categories)) + (i - (len(hues) - 1) / 2) * width,
+            part[y],
+            width,
+            color=style.method_color(str(key)),
+            label=f"{key} ({MEASURED})",
+        )
     ax.set_xticks(np.arange(len(categories)))
     ax.set_xticklabels([str(c) for c in categories])
     if log:
@@ -116,8 +141,15 @@ def tornado(frame: pd.DataFrame, title: str, clip_percent: float = 100.0) -> plt
     spans = []
     for factor, group in frame[frame["factor"] != "default"].groupby("factor", sort=False):
         by_setting = group.set_index("setting")
-        spans.append((factor, 100 * by_setting.loc["low", "reduction"], 100 * by_setting.loc["high", "reduction"],
-                      by_setting.loc["low", "value"], by_setting.loc["high", "value"]))
+        spans.append(
+            (
+                factor,
+                100 * by_setting.loc["low", "reduction"],
+                100 * by_setting.loc["high", "reduction"],
+                by_setting.loc["low", "value"],
+                by_setting.loc["high", "value"],
+            )
+        )
     spans.sort(key=lambda s: abs(s[2] - s[1]))
     fig, ax = plt.subplots(figsize=(7.5, 0.6 * len(spans) + 1.5))
     for row, (factor, low, high, _, _) in enumerate(spans):
@@ -129,7 +161,9 @@ def tornado(frame: pd.DataFrame, title: str, clip_percent: float = 100.0) -> plt
     ax.axvline(default, color="black", linewidth=0.8, label=f"default scenario: {default:.1f}%")
     ax.axvline(0.0, color="grey", linewidth=0.6, linestyle=":")
     ax.set_yticks(range(len(spans)))
-    ax.set_yticklabels([f"{factor}\n(low {low_value}, high {high_value})" for factor, _, _, low_value, high_value in spans], fontsize=8)
+    ax.set_yticklabels(
+        [f"{factor}\n(low {low_value}, high {high_value})" for factor, _, _, low_value, high_value in spans], fontsize=8
+    )
     ax.set_xlabel(f"MultiWrite latency reduction vs best unicast (%, {MEASURED})")
     ax.set_title(title)
     ax.legend(fontsize=7, loc="best")
@@ -157,14 +191,20 @@ def validation_scatter(frame: pd.DataFrame, title: str, tolerance: float = 0.02)
     """Simulated vs analytic latency, one point per scenario, with the +-tolerance band."""
     fig, ax = plt.subplots(figsize=(5.5, 5.0))
     for algorithm, group in frame.groupby("algorithm", sort=False):
-        ax.scatter(group["analytic_latency_us"], group["latency_us"], s=18, color=style.method_color(algorithm),
-                   label=f"{algorithm} ({MEASURED})")
+        ax.scatter(
+            group["analytic_latency_us"],
+            group["latency_us"],
+            s=18,
+            color=style.method_color(algorithm),
+            label=f"{algorithm} ({MEASURED})",
+        )
     low = min(frame["analytic_latency_us"].min(), frame["latency_us"].min())
     high = max(frame["analytic_latency_us"].max(), frame["latency_us"].max())
     line = np.array([low, high])
     ax.plot(line, line, color="black", linewidth=0.8, label="simulator = analytic model")
-    ax.fill_between(line, line * (1 - tolerance), line * (1 + tolerance), color="grey", alpha=0.25,
-                    label=f"+-{tolerance:.0%}")
+    ax.fill_between(
+        line, line * (1 - tolerance), line * (1 + tolerance), color="grey", alpha=0.25, label=f"+-{tolerance:.0%}"
+    )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(f"{ANALYTIC} latency (us)")
@@ -180,8 +220,13 @@ def convergence(frame: pd.DataFrame, title: str) -> plt.Figure:
     for algorithm, group in frame.groupby("algorithm", sort=False):
         group = group.sort_values("chunk_bytes")
         finest = float(group["latency_us"].iloc[0])
-        ax.plot(group["chunk_bytes"], 100 * (group["latency_us"] / finest - 1), marker="o",
-                color=style.method_color(algorithm), label=f"{algorithm} ({MEASURED})")
+        ax.plot(
+            group["chunk_bytes"],
+            100 * (group["latency_us"] / finest - 1),
+            marker="o",
+            color=style.method_color(algorithm),
+            label=f"{algorithm} ({MEASURED})",
+        )
     _bytes_axis(ax, frame["chunk_bytes"])
     ax.set_xlabel("simulated chunk (bytes; the packet MTU is the finest grain)")
     ax.set_ylabel("latency change vs finest grain (%)")

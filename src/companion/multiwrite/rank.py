@@ -24,8 +24,11 @@ class Rank:
         self.groups = groups
         self.issue_s = scenario.issue_overhead_ns * 1e-9
         self.mtu_bytes = scenario.mtu_bytes
-        self.header_bytes = {"unicast": scenario.header_bytes, "group": scenario.header_bytes,
-                             "multiwrite": scenario.multicast_header_bytes}
+        self.header_bytes = {
+            "unicast": scenario.header_bytes,
+            "group": scenario.header_bytes,
+            "multiwrite": scenario.multicast_header_bytes,
+        }
         self.writes_posted = 0
 
     def run(self, op: Operation, writes: list[Write], delay_s: float = 0.0):

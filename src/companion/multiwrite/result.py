@@ -93,7 +93,10 @@ def summarize(sim, op, wall_s: float) -> RunResult:
     )
     engines = pd.DataFrame(
         [{"engine": e.name, "busy_s": e.busy_s, "max_queue_bytes": e.max_queue_bytes} for e in sim.fabric.engines()]
-        + [{"engine": r.name, "busy_s": r.busy_s, "max_queue_bytes": r.max_queue_bytes} for r in sim.fabric.replicators.values()]
+        + [
+            {"engine": r.name, "busy_s": r.busy_s, "max_queue_bytes": r.max_queue_bytes}
+            for r in sim.fabric.replicators.values()
+        ]
     )
     latency = op.latency_s if op.delivered_ok else math.nan
     algbw = op.plan.data_bytes / latency / 1e9 if latency > 0 else math.nan

@@ -74,21 +74,37 @@ class Scenario:
     oversubscription: float = field(default=1.0, metadata=_meta("leaf downlink / uplink capacity ratio (leafspine)"))
     spines: int | None = field(default=None, metadata=_meta("spine switches (leafspine); default ranks_per_node"))
     message_bytes: int = field(default=1 << 20, metadata=_meta("AllGather: each rank's block in bytes"))
-    link_bandwidth_GBps: float = field(default=56.0, metadata=_meta("bandwidth of every rank link, 1e9 B/s, each direction"))
+    link_bandwidth_GBps: float = field(
+        default=56.0, metadata=_meta("bandwidth of every rank link, 1e9 B/s, each direction")
+    )
     link_latency_ns: float = field(default=100.0, metadata=_meta("propagation latency of one link hop"))
     switch_latency_ns: float = field(default=250.0, metadata=_meta("forwarding latency of one switch"))
     issue_overhead_ns: float = field(default=500.0, metadata=_meta("time a rank spends posting one write"))
     mtu_bytes: int = field(default=4096, metadata=_meta("largest payload of one packet"))
     header_bytes: int = field(default=64, metadata=_meta("header bytes of every packet"))
-    bitmap_bits_per_rank: int = field(default=1, metadata=_meta("MultiWrite destination bitmap bits per rank, per packet"))
-    engine: str = field(default="duplex", metadata=_meta("duplex: send and receive engines separate; shared: one engine"))
-    engine_bandwidth_GBps: float | None = field(default=None, metadata=_meta("rank engine bandwidth; default the rank's total link bandwidth"))
-    switch_replication_GBps: float = field(default=math.inf, metadata=_meta("bytes of copies a switch replicates per s"))
+    bitmap_bits_per_rank: int = field(
+        default=1, metadata=_meta("MultiWrite destination bitmap bits per rank, per packet")
+    )
+    engine: str = field(
+        default="duplex", metadata=_meta("duplex: send and receive engines separate; shared: one engine")
+    )
+    engine_bandwidth_GBps: float | None = field(
+        default=None, metadata=_meta("rank engine bandwidth; default the rank's total link bandwidth")
+    )
+    switch_replication_GBps: float = field(
+        default=math.inf, metadata=_meta("bytes of copies a switch replicates per s")
+    )
     replication_latency_ns: float = field(default=0.0, metadata=_meta("extra latency at a multicast branching switch"))
-    buffer_bytes: float = field(default=math.inf, metadata=_meta("input buffer per link (credit flow control); inf: none"))
-    chunk_bytes: int = field(default=1 << 16, metadata=_meta("simulation grain: bytes moved as one unit (rounded up to MTU)"))
+    buffer_bytes: float = field(
+        default=math.inf, metadata=_meta("input buffer per link (credit flow control); inf: none")
+    )
+    chunk_bytes: int = field(
+        default=1 << 16, metadata=_meta("simulation grain: bytes moved as one unit (rounded up to MTU)")
+    )
     max_chunks_per_message: int = field(default=64, metadata=_meta("chunks grow beyond chunk_bytes to keep this count"))
-    group_setup_us: float = field(default=100.0, metadata=_meta("control-plane round trip to create one multicast group"))
+    group_setup_us: float = field(
+        default=100.0, metadata=_meta("control-plane round trip to create one multicast group")
+    )
     group_table_entries: int = field(default=4096, metadata=_meta("multicast groups one switch can hold"))
     tokens_per_rank: int = field(default=128, metadata=_meta("dispatch: tokens each rank routes"))
     token_bytes: int = field(default=7168, metadata=_meta("dispatch: bytes of one token"))
@@ -116,7 +132,13 @@ class Scenario:
         self._check_float("link_bandwidth_GBps", low=0.0, strict=True, finite=True)
         if self.engine_bandwidth_GBps is not None:
             self._check_float("engine_bandwidth_GBps", low=0.0, strict=True, finite=True)
-        for name in ("link_latency_ns", "switch_latency_ns", "issue_overhead_ns", "replication_latency_ns", "group_setup_us"):
+        for name in (
+            "link_latency_ns",
+            "switch_latency_ns",
+            "issue_overhead_ns",
+            "replication_latency_ns",
+            "group_setup_us",
+        ):
             self._check_float(name, low=0.0, finite=True)
         self._check_int("mtu_bytes", low=1)
         self._check_int("header_bytes", low=0)
@@ -132,14 +154,18 @@ class Scenario:
         self._check_int("top_k", low=1)
         if self.top_k > self.ranks * self.experts_per_rank:
             raise ScenarioError(
-                "top_k", f"must be at most the number of experts, ranks x experts_per_rank = {self.ranks * self.experts_per_rank}, got {self.top_k}"
+                "top_k",
+                f"must be at most the number of experts, ranks x experts_per_rank = {self.ranks * self.experts_per_rank}, got {self.top_k}",
             )
         self._check_float("routing_skew", low=0.0, finite=True)
         self._check_int("seed", low=0)
         largest_chunk = self.wire_bytes(self.chunk_bytes_for(self.largest_write_bytes), multicast=True)
         if self.buffer_bytes < largest_chunk:
             # A buffer smaller than one simulated chunk could never admit it: the run would stall.
-            raise ScenarioError("buffer_bytes", f"must hold one chunk on the wire ({largest_chunk} bytes here), got {self.buffer_bytes:g}")
+            raise ScenarioError(
+                "buffer_bytes",
+                f"must hold one chunk on the wire ({largest_chunk} bytes here), got {self.buffer_bytes:g}",
+            )
 
     # --- checks -------------------------------------------------------------------------------
     def _check_choice(self, name: str, allowed: tuple[str, ...]) -> None:
@@ -220,7 +246,7 @@ class Scenario:
         packets = math.ceil(payload_bytes / self.mtu_bytes)
         return payload_bytes + packets * (self.multicast_header_bytes if multicast else self.header_bytes)
 
-    def with_(self, **changes: Any) -> "Scenario":
+    def with_(self, **changes: Any) -> Scenario:
         """A validated copy with some fields changed."""
         return replace(self, **changes)
 

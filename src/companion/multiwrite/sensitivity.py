@@ -38,9 +38,15 @@ def variants(base: Scenario, factors: dict[str, tuple[Any, Any]] = FACTORS) -> l
     return found
 
 
-def study(base: Scenario, message_sizes: list[int], factors: dict[str, tuple[Any, Any]] = FACTORS,
-          candidate: str = "multiwrite", baselines: tuple[str, ...] = UNICAST,
-          executor: Executor | None = None, max_workers: int = 2) -> pd.DataFrame:
+def study(
+    base: Scenario,
+    message_sizes: list[int],
+    factors: dict[str, tuple[Any, Any]] = FACTORS,
+    candidate: str = "multiwrite",
+    baselines: tuple[str, ...] = UNICAST,
+    executor: Executor | None = None,
+    max_workers: int = 2,
+) -> pd.DataFrame:
     """Reduction of ``candidate`` vs the best baseline for every variant and message size.
 
     Columns: factor, setting, value, message_bytes, latency_us, best_baseline,
@@ -55,4 +61,6 @@ def study(base: Scenario, message_sizes: list[int], factors: dict[str, tuple[Any
                 labels.append((factor, setting, "default" if value is None else str(value)))
     frame = sweep(scenarios, name="mw_sensitivity", executor=executor, max_workers=max_workers)
     frame[["factor", "setting", "value"]] = pd.DataFrame(labels, index=frame.index)
-    return reduction(frame, by=["factor", "setting", "value", "message_bytes"], candidate=candidate, baselines=baselines)
+    return reduction(
+        frame, by=["factor", "setting", "value", "message_bytes"], candidate=candidate, baselines=baselines
+    )

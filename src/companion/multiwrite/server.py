@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from simpy.events import Timeout
 
@@ -53,7 +53,7 @@ class Hold:
 
     __slots__ = ("link", "wire_bytes", "remaining")
 
-    def __init__(self, link: "Link", wire_bytes: int):
+    def __init__(self, link: Link, wire_bytes: int):
         self.link = link
         self.wire_bytes = wire_bytes
         self.remaining = 1
@@ -72,8 +72,19 @@ def _arrive(event: Timeout) -> None:
 class Server:
     """A FIFO server of bandwidth ``bandwidth_Bps`` whose output reaches the next stop after ``latency_s``."""
 
-    __slots__ = ("env", "name", "bandwidth_Bps", "latency_s", "queue", "busy", "current", "free_at",
-                 "queued_bytes", "max_queue_bytes", "busy_s")
+    __slots__ = (
+        "env",
+        "name",
+        "bandwidth_Bps",
+        "latency_s",
+        "queue",
+        "busy",
+        "current",
+        "free_at",
+        "queued_bytes",
+        "max_queue_bytes",
+        "busy_s",
+    )
 
     def __init__(self, env, name: str, bandwidth_Bps: float, latency_s: float = 0.0):
         self.env = env
@@ -225,11 +236,29 @@ class Replicator(Server):
 class Link(Server):
     """A directed link ``src -> dst`` with per-link traffic statistics and optional credits."""
 
-    __slots__ = ("src", "dst", "credit_bytes", "bytes", "payload_bytes", "packets", "chunks", "copies_of",
-                 "max_duplication", "track_duplication")
+    __slots__ = (
+        "src",
+        "dst",
+        "credit_bytes",
+        "bytes",
+        "payload_bytes",
+        "packets",
+        "chunks",
+        "copies_of",
+        "max_duplication",
+        "track_duplication",
+    )
 
-    def __init__(self, env, src: str, dst: str, bandwidth_Bps: float, latency_s: float,
-                 buffer_bytes: float = math.inf, track_duplication: bool = True):
+    def __init__(
+        self,
+        env,
+        src: str,
+        dst: str,
+        bandwidth_Bps: float,
+        latency_s: float,
+        buffer_bytes: float = math.inf,
+        track_duplication: bool = True,
+    ):
         super().__init__(env, f"{src}->{dst}", bandwidth_Bps, latency_s)
         self.src = src
         self.dst = dst

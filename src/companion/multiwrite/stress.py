@@ -41,7 +41,9 @@ class StressConfig:
 
     def __post_init__(self) -> None:
         if self.operations < 1 or self.segments < 1 or self.operations < self.segments:
-            raise ValueError(f"operations ({self.operations}) and segments ({self.segments}) must be >= 1, segments <= operations")
+            raise ValueError(
+                f"operations ({self.operations}) and segments ({self.segments}) must be >= 1, segments <= operations"
+            )
         if not self.sizes_bytes or min(self.sizes_bytes) < 1:
             raise ValueError(f"sizes_bytes must be positive byte counts, got {self.sizes_bytes}")
         if self.start_jitter_us < 0 or self.gap_us < 0:
@@ -63,7 +65,7 @@ def _background(sim: Simulation, config: StressConfig, rng: np.random.Generator,
         src, dst = (int(x) for x in rng.choice(s.ranks, size=2, replace=False))
         starts = range(0, config.background_bytes, chunk)
         chunks = [(((src, "bg", sequence, i), min(chunk, config.background_bytes - b)),) for i, b in enumerate(starts)]
-        for (key, nbytes), in chunks:
+        for ((key, nbytes),) in chunks:
             op.plan.expected[dst][key] = nbytes
             op.missing[dst] += 1
         sim.ranks[src].post(op, Write(src, (dst,), chunks))
@@ -80,8 +82,15 @@ def _operations(sim: Simulation, config: StressConfig, count: int, rng: np.rando
         op = sim.launch(allgather.plan(s.with_(message_bytes=size)), index=index, delays_s=delays)
         yield op.done
         op.check()
-        records.append({"operation": index, "message_bytes": size, "start_us": started * 1e6,
-                        "latency_us": op.latency_s * 1e6, "delivered_ok": op.delivered_ok})
+        records.append(
+            {
+                "operation": index,
+                "message_bytes": size,
+                "start_us": started * 1e6,
+                "latency_us": op.latency_s * 1e6,
+                "delivered_ok": op.delivered_ok,
+            }
+        )
         if config.gap_us:
             yield sim.env.timeout(config.gap_us * 1e-6)
 
@@ -94,7 +103,9 @@ def run_segment(job: tuple[Scenario, StressConfig, int]) -> pd.DataFrame:
     records: list[dict] = []
     ops_rng = np.random.default_rng([config.seed, segment, 1])
     if config.background_load > 0:
-        empty = Plan(programs=[[] for _ in range(scenario.ranks)], expected=[{} for _ in range(scenario.ranks)], data_bytes=0.0)
+        empty = Plan(
+            programs=[[] for _ in range(scenario.ranks)], expected=[{} for _ in range(scenario.ranks)], data_bytes=0.0
+        )
         background_op = Operation(sim.env, empty, index=-1)
         sim.env.process(_background(sim, config, np.random.default_rng([config.seed, segment, 2]), background_op))
     driver = sim.env.process(_operations(sim, config, count, ops_rng, records))
@@ -131,7 +142,9 @@ def percentiles(frame: pd.DataFrame, by: list[str] | None = None) -> pd.DataFram
     return summary.reset_index()
 
 
-def reductions(frame: pd.DataFrame, candidate: str = "multiwrite", quantiles: tuple[float, ...] = (0.5, 0.99)) -> pd.DataFrame:
+def reductions(
+    frame: pd.DataFrame, candidate: str = "multiwrite", quantiles: tuple[float, ...] = (0.5, 0.99)
+) -> pd.DataFrame:
     """Reduction of ``candidate`` at each latency quantile vs the best other algorithm, per size and overall.
 
     The best baseline is chosen separately for each size and quantile (the lowest latency there).
@@ -143,7 +156,14 @@ def reductions(frame: pd.DataFrame, candidate: str = "multiwrite", quantiles: tu
             by_algorithm = part.groupby("algorithm")["latency_us"].quantile(q)
             baselines = by_algorithm.drop(candidate)
             best = baselines.idxmin()
-            rows.append({"message_bytes": size, "quantile": f"p{100 * q:g}", "candidate_us": by_algorithm[candidate],
-                         "best_baseline": best, "best_baseline_us": baselines[best],
-                         "reduction": 1.0 - by_algorithm[candidate] / baselines[best]})
+            rows.append(
+                {
+                    "message_bytes": size,
+                    "quantile": f"p{100 * q:g}",
+                    "candidate_us": by_algorithm[candidate],
+                    "best_baseline": best,
+                    "best_baseline_us": baselines[best],
+                    "reduction": 1.0 - by_algorithm[candidate] / baselines[best],
+                }
+            )
     return pd.DataFrame(rows)

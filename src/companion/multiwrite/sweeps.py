@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -82,8 +83,9 @@ def run_all(function: Callable, items: list, executor: Executor | None = None, m
         return list(pool.map(function, items, chunksize=1))
 
 
-def sweep(scenarios: list[Scenario], name: str = "mw_sweep", executor: Executor | None = None,
-          max_workers: int = 2) -> pd.DataFrame:
+def sweep(
+    scenarios: list[Scenario], name: str = "mw_sweep", executor: Executor | None = None, max_workers: int = 2
+) -> pd.DataFrame:
     """One row per scenario (see :func:`measure`), computed once and cached."""
     if not scenarios:
         raise ValueError("sweep: no scenarios given")
@@ -105,8 +107,9 @@ def _cost(s: Scenario) -> float:
     return s.ranks * (s.ranks - 1) * chunks
 
 
-def reduction(frame: pd.DataFrame, by: list[str], candidate: str = "multiwrite",
-              baselines: Iterable[str] = UNICAST) -> pd.DataFrame:
+def reduction(
+    frame: pd.DataFrame, by: list[str], candidate: str = "multiwrite", baselines: Iterable[str] = UNICAST
+) -> pd.DataFrame:
     """Latency reduction of ``candidate`` against the best (lowest-latency) baseline, per group.
 
     Returns one row per group with ``best_baseline``, both latencies and
@@ -138,6 +141,7 @@ def reduction(frame: pd.DataFrame, by: list[str], candidate: str = "multiwrite",
 
 def link_class(src: str, dst: str) -> str:
     """A link's role: rank uplink, rank downlink, leaf->spine, spine->leaf or rank->rank (full mesh)."""
+
     def role(node: str) -> str:
         return "rank" if node.startswith("r") else node.rstrip("0123456789")
 
@@ -154,11 +158,14 @@ def measure_links(scenario: Scenario) -> pd.DataFrame:
     return links
 
 
-def link_sweep(scenarios: list[Scenario], name: str = "mw_links", executor: Executor | None = None,
-               max_workers: int = 2) -> pd.DataFrame:
+def link_sweep(
+    scenarios: list[Scenario], name: str = "mw_links", executor: Executor | None = None, max_workers: int = 2
+) -> pd.DataFrame:
     """Per-link rows of every scenario (see :func:`measure_links`), cached."""
     key = {"code": code_version(), "scenarios": [asdict(s) for s in scenarios]}
-    return cached_frame(name, key, lambda: pd.concat(run_all(measure_links, scenarios, executor, max_workers), ignore_index=True))
+    return cached_frame(
+        name, key, lambda: pd.concat(run_all(measure_links, scenarios, executor, max_workers), ignore_index=True)
+    )
 
 
 def fabric_label(frame: pd.DataFrame) -> pd.Series:

@@ -74,7 +74,9 @@ class Topology:
         return {node: tuple(kids) for node, kids in children.items()}
 
 
-def _add_link(graph: nx.DiGraph, a: str, b: str, bandwidth_Bps: float, latency_a_to_b_s: float, latency_b_to_a_s: float) -> None:
+def _add_link(
+    graph: nx.DiGraph, a: str, b: str, bandwidth_Bps: float, latency_a_to_b_s: float, latency_b_to_a_s: float
+) -> None:
     graph.add_edge(a, b, bandwidth_Bps=bandwidth_Bps, latency_s=latency_a_to_b_s)
     graph.add_edge(b, a, bandwidth_Bps=bandwidth_Bps, latency_s=latency_b_to_a_s)
 

@@ -44,7 +44,9 @@ def heatmap_loss(predicted: torch.Tensor, target: torch.Tensor, mask: torch.Tens
     return ((predicted - target) ** 2 * mask[:, None]).mean(dim=(1, 2, 3))
 
 
-def tag_loss(tags: torch.Tensor, joint_cells: torch.Tensor, joint_valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def tag_loss(
+    tags: torch.Tensor, joint_cells: torch.Tensor, joint_valid: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Push and pull per image.
 
     Args:
@@ -67,13 +69,17 @@ def tag_loss(tags: torch.Tensor, joint_cells: torch.Tensor, joint_valid: torch.T
     pull = spread.sum(dim=1) / persons.clamp(min=1)
     pair = present[:, :, None] & present[:, None, :]
     pair = pair & ~torch.eye(pair.shape[1], dtype=torch.bool, device=tags.device)
-    closeness = torch.exp(-(mean_tag[:, :, None] - mean_tag[:, None, :]) ** 2) * pair
+    closeness = torch.exp(-((mean_tag[:, :, None] - mean_tag[:, None, :]) ** 2)) * pair
     push = closeness.sum(dim=(1, 2)) / (persons * (persons - 1)).clamp(min=1) * 0.5
     return push, pull
 
 
-def associative_embedding_loss(outputs: dict, targets: BottomUpTargets, higher_targets: BottomUpTargets | None,
-                               weights: LossWeights = LossWeights()) -> dict[str, torch.Tensor]:
+def associative_embedding_loss(
+    outputs: dict,
+    targets: BottomUpTargets,
+    higher_targets: BottomUpTargets | None,
+    weights: LossWeights = LossWeights(),
+) -> dict[str, torch.Tensor]:
     """Batch-mean losses of the model's ``outputs`` (see ``model.AssociativeEmbedding``).
 
     The stride-4 heatmaps and tags are supervised by ``targets``; the higher-resolution heatmaps,
@@ -87,6 +93,7 @@ def associative_embedding_loss(outputs: dict, targets: BottomUpTargets, higher_t
         heatmap = heatmap + heatmap_loss(outputs["heatmaps_higher"], higher_targets.heatmaps, higher_targets.mask)
     push, pull = tag_loss(outputs["tags"], targets.joint_cells, targets.joint_valid)
     losses = {"heatmap": heatmap.mean(), "push": push.mean(), "pull": pull.mean()}
-    losses["total"] = (weights.heatmap * losses["heatmap"] + weights.push * losses["push"]
-                       + weights.pull * losses["pull"])
+    losses["total"] = (
+        weights.heatmap * losses["heatmap"] + weights.push * losses["push"] + weights.pull * losses["pull"]
+    )
     return losses

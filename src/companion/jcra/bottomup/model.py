@@ -70,12 +70,17 @@ class BottomUpConfig:
         return (4, 2) if self.higher_resolution else (4,)
 
     def to_dict(self) -> dict:
-        return {"model": self.model.to_dict(), "head_width": self.head_width,
-                "higher_resolution": self.higher_resolution, "sigma": self.sigma, "coordinates": self.coordinates,
-                "loss": dataclasses.asdict(self.loss)}
+        return {
+            "model": self.model.to_dict(),
+            "head_width": self.head_width,
+            "higher_resolution": self.higher_resolution,
+            "sigma": self.sigma,
+            "coordinates": self.coordinates,
+            "loss": dataclasses.asdict(self.loss),
+        }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "BottomUpConfig":
+    def from_dict(cls, data: dict) -> BottomUpConfig:
         data = dict(data)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
@@ -89,8 +94,11 @@ class BottomUpConfig:
 
 
 def _conv_bn_relu(in_channels: int, out_channels: int, kernel: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2, bias=False),
-                         nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
 
 
 class AssociativeEmbedding(nn.Module):
@@ -114,7 +122,10 @@ class AssociativeEmbedding(nn.Module):
         if config.higher_resolution:
             self.deconv = nn.Sequential(
                 nn.ConvTranspose2d(width + 2 * num_keypoints, width, 4, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(width), nn.ReLU(inplace=True), BasicBlock(width, width, 1))
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+                BasicBlock(width, width, 1),
+            )
             self.final_higher = nn.Conv2d(width, num_keypoints, 1)
         # Heatmap outputs start near zero (HigherHRNet's std 0.001), i.e. empty heatmaps. The tag
         # outputs keep the default init: identical tags are a stationary point of the push loss
@@ -135,8 +146,16 @@ class AssociativeEmbedding(nn.Module):
             features = lateral(stage) + F.interpolate(features, size=stage.shape[-2:], mode="nearest")
         if self.config.coordinates:
             batch, _, height, width = features.shape
-            ys = torch.linspace(-1, 1, height, device=features.device).view(1, 1, height, 1).expand(batch, 1, height, width)
-            xs = torch.linspace(-1, 1, width, device=features.device).view(1, 1, 1, width).expand(batch, 1, height, width)
+            ys = (
+                torch.linspace(-1, 1, height, device=features.device)
+                .view(1, 1, height, 1)
+                .expand(batch, 1, height, width)
+            )
+            xs = (
+                torch.linspace(-1, 1, width, device=features.device)
+                .view(1, 1, 1, width)
+                .expand(batch, 1, height, width)
+            )
             features = torch.cat((features, xs, ys), dim=1)
         features = self.smooth(features)
         output = self.final(features)

@@ -108,8 +108,9 @@ def _check_maps(heatmaps: torch.Tensor, tags: torch.Tensor) -> None:
     if heatmaps.dim() != 3:
         raise ValueError(f"heatmaps must have shape [K, H, W], got {tuple(heatmaps.shape)}")
     if tags.dim() != 4 or tags.shape[:3] != heatmaps.shape:
-        raise ValueError(f"tags must have shape [K, H, W, L] matching heatmaps {tuple(heatmaps.shape)}, "
-                         f"got {tuple(tags.shape)}")
+        raise ValueError(
+            f"tags must have shape [K, H, W, L] matching heatmaps {tuple(heatmaps.shape)}, got {tuple(tags.shape)}"
+        )
 
 
 def suppress_non_maxima(heatmaps: torch.Tensor, kernel: int) -> torch.Tensor:
@@ -150,12 +151,17 @@ def group_by_tag(candidates: Candidates, joint_order: tuple[int, ...], config: P
     num_joints, _, tag_dim = candidates.tags.shape
     if sorted(joint_order) != list(range(num_joints)):
         raise ValueError(f"joint_order must be a permutation of 0..{num_joints - 1}, got {joint_order}")
-    persons: list[np.ndarray] = []        # each float64[K, 3 + L]
+    persons: list[np.ndarray] = []  # each float64[K, 3 + L]
     person_tags: list[list[np.ndarray]] = []  # tags of the joints each person holds
     for joint in joint_order:
-        rows = np.concatenate((candidates.xy[joint].astype(np.float64),
-                               candidates.scores[joint, :, None].astype(np.float64),
-                               candidates.tags[joint].astype(np.float64)), axis=1)
+        rows = np.concatenate(
+            (
+                candidates.xy[joint].astype(np.float64),
+                candidates.scores[joint, :, None].astype(np.float64),
+                candidates.tags[joint].astype(np.float64),
+            ),
+            axis=1,
+        )
         rows = rows[rows[:, 2] > config.detection_threshold]
         if len(rows) == 0:
             continue
@@ -201,7 +207,8 @@ def adjust_quarter_offset(persons: np.ndarray, heatmaps: np.ndarray) -> np.ndarr
     col = persons[person_index, joint_index, 0].astype(np.int64)
     row = persons[person_index, joint_index, 1].astype(np.int64)
     adjusted[person_index, joint_index, 0:2] = np.stack((col, row), axis=1) + _quarter_shift(
-        heatmaps, joint_index, col, row)
+        heatmaps, joint_index, col, row
+    )
     return adjusted
 
 
@@ -237,8 +244,12 @@ def fill_missing_joints(person: np.ndarray, heatmaps: np.ndarray, tags: np.ndarr
     return filled
 
 
-def parse(heatmaps: torch.Tensor, tags: torch.Tensor, config: ParserConfig = ParserConfig(),
-          joint_order: tuple[int, ...] | None = None) -> ParsedPersons:
+def parse(
+    heatmaps: torch.Tensor,
+    tags: torch.Tensor,
+    config: ParserConfig = ParserConfig(),
+    joint_order: tuple[int, ...] | None = None,
+) -> ParsedPersons:
     """Decode one image's heatmaps [K, H, W] and tags [K, H, W, L] into persons (cells)."""
     _check_maps(heatmaps, tags)
     order = joint_order if joint_order is not None else joint_order_for(heatmaps.shape[0])
@@ -263,6 +274,12 @@ def to_coco_results(keypoints: np.ndarray, scores: np.ndarray, image_id: int) ->
         raise ValueError(f"keypoints must have shape [P, K, 3], got {keypoints.shape}")
     if scores.shape != (keypoints.shape[0],):
         raise ValueError(f"scores must have shape [{keypoints.shape[0]}], got {scores.shape}")
-    return [{"image_id": int(image_id), "category_id": 1,
-             "keypoints": [round(float(v), 3) for v in person.reshape(-1)], "score": float(score)}
-            for person, score in zip(keypoints, scores)]
+    return [
+        {
+            "image_id": int(image_id),
+            "category_id": 1,
+            "keypoints": [round(float(v), 3) for v in person.reshape(-1)],
+            "score": float(score),
+        }
+        for person, score in zip(keypoints, scores)
+    ]

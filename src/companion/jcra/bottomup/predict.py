@@ -23,8 +23,9 @@ from . import postprocess
 from .model import AssociativeEmbedding
 
 
-def image_maps(outputs: dict[str, torch.Tensor], index: int,
-               input_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+def image_maps(
+    outputs: dict[str, torch.Tensor], index: int, input_size: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Heatmaps float[K, H, W] and tags float[K, H, W, 1] of image ``index`` at its input size (H, W).
 
     The maps of a padded batch are cropped to the image's own (unpadded) input size.
@@ -35,16 +36,21 @@ def image_maps(outputs: dict[str, torch.Tensor], index: int,
     stride4 = F.interpolate(stride4, scale_factor=4, mode="bilinear", align_corners=False)[0, :, :height, :width]
     heatmaps, tags = stride4[:num_keypoints], stride4[num_keypoints:]
     if "heatmaps_higher" in outputs:
-        higher = F.interpolate(outputs["heatmaps_higher"][index][None], scale_factor=2, mode="bilinear",
-                               align_corners=False)[0, :, :height, :width]
+        higher = F.interpolate(
+            outputs["heatmaps_higher"][index][None], scale_factor=2, mode="bilinear", align_corners=False
+        )[0, :, :height, :width]
         heatmaps = (heatmaps + higher) / 2
     return heatmaps.contiguous(), tags[..., None].contiguous()
 
 
 @torch.no_grad()
-def postprocess_image(outputs: dict[str, torch.Tensor], index: int, meta: dict,
-                      config: postprocess.ParserConfig = postprocess.ParserConfig(),
-                      max_detections: int | None = None) -> list[dict]:
+def postprocess_image(
+    outputs: dict[str, torch.Tensor],
+    index: int,
+    meta: dict,
+    config: postprocess.ParserConfig = postprocess.ParserConfig(),
+    max_detections: int | None = None,
+) -> list[dict]:
     """COCO results of one image of a batch; ``meta`` has ``image_id``, ``orig_size``, ``size`` (h, w)."""
     size_h, size_w = (int(v) for v in meta["size"])
     orig_h, orig_w = (int(v) for v in meta["orig_size"])
@@ -58,9 +64,13 @@ def postprocess_image(outputs: dict[str, torch.Tensor], index: int, meta: dict,
 
 
 @torch.no_grad()
-def predict_dataset(model: AssociativeEmbedding, dataset: torch.utils.data.Dataset, batch_size: int = 8,
-                    config: postprocess.ParserConfig = postprocess.ParserConfig(),
-                    max_detections: int | None = None) -> list[dict]:
+def predict_dataset(
+    model: AssociativeEmbedding,
+    dataset: torch.utils.data.Dataset,
+    batch_size: int = 8,
+    config: postprocess.ParserConfig = postprocess.ParserConfig(),
+    max_detections: int | None = None,
+) -> list[dict]:
     """Run the model and its post-processing over a dataset of ``(image, target)`` items."""
     model.eval()
     device = next(model.parameters()).device
@@ -73,9 +83,14 @@ def predict_dataset(model: AssociativeEmbedding, dataset: torch.utils.data.Datas
     return results
 
 
-def evaluate(model: AssociativeEmbedding, annotation_file: Path | str, image_dir: Path | str,
-             batch_size: int = 8, mode: str = "coco",
-             config: postprocess.ParserConfig = postprocess.ParserConfig()) -> tuple[dict, list[dict]]:
+def evaluate(
+    model: AssociativeEmbedding,
+    annotation_file: Path | str,
+    image_dir: Path | str,
+    batch_size: int = 8,
+    mode: str = "coco",
+    config: postprocess.ParserConfig = postprocess.ParserConfig(),
+) -> tuple[dict, list[dict]]:
     """COCO keypoint stats (fractions) of the baseline on an annotated split, and its results."""
     dataset = evaluation_dataset(annotation_file, image_dir, model.config.model.input_size)
     results = predict_dataset(model, dataset, batch_size, config)

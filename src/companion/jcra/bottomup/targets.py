@@ -59,8 +59,8 @@ def render_heatmaps(keypoints: torch.Tensor, size: tuple[int, int], stride: int,
     dx = cols[None, None, :] - centre[..., 0:1]  # [N, K, w]
     dy = rows[None, None, :] - centre[..., 1:2]  # [N, K, h]
     radius = 3 * sigma + 1
-    gx = torch.exp(-dx ** 2 / (2 * sigma ** 2)) * (dx.abs() <= radius)
-    gy = torch.exp(-dy ** 2 / (2 * sigma ** 2)) * (dy.abs() <= radius)
+    gx = torch.exp(-(dx**2) / (2 * sigma**2)) * (dx.abs() <= radius)
+    gy = torch.exp(-(dy**2) / (2 * sigma**2)) * (dy.abs() <= radius)
     per_person = gy[..., :, None] * gx[..., None, :] * labelled[..., None, None]  # [N, K, h, w]
     return per_person.amax(dim=0)
 
@@ -68,8 +68,9 @@ def render_heatmaps(keypoints: torch.Tensor, size: tuple[int, int], stride: int,
 def build_targets(targets: list[dict], pad_mask: torch.Tensor, stride: int, sigma: float) -> BottomUpTargets:
     """Targets for a collated batch: ``targets`` from ``data.collate``, ``pad_mask`` bool[B, H, W]."""
     if pad_mask.dim() != 3 or len(targets) != pad_mask.shape[0]:
-        raise ValueError(f"pad_mask must be [B, H, W] with B = len(targets) = {len(targets)}, "
-                         f"got {tuple(pad_mask.shape)}")
+        raise ValueError(
+            f"pad_mask must be [B, H, W] with B = len(targets) = {len(targets)}, got {tuple(pad_mask.shape)}"
+        )
     height, width = output_size(tuple(pad_mask.shape[1:]), stride)
     num_joints = targets[0]["keypoints"].shape[1]
     max_persons = max(1, max(t["keypoints"].shape[0] for t in targets))
@@ -90,5 +91,6 @@ def build_targets(targets: list[dict], pad_mask: torch.Tensor, stride: int, sigm
     # A cell counts when any of its pixels is real image (max-pooling the "not padding" map).
     valid = (~pad_mask).float()[:, None]
     mask = torch.nn.functional.max_pool2d(valid, kernel_size=stride, stride=stride, ceil_mode=True)[:, 0]
-    return BottomUpTargets(heatmaps=heatmaps, mask=mask[:, :height, :width], joint_cells=joint_cells,
-                           joint_valid=joint_valid)
+    return BottomUpTargets(
+        heatmaps=heatmaps, mask=mask[:, :height, :width], joint_cells=joint_cells, joint_valid=joint_valid
+    )

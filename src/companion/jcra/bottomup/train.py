@@ -23,9 +23,22 @@ from .. import recipes
 from ..config import ModelConfig, get_config
 from ..data.coco import collate, synthetic_paths
 from ..data.synthetic import ensure_split
-from ..train import (DistributedContext, TrainParams, batch_indices, default_device, learning_rate_factor,
-                     mixed_precision, optimiser_step, read_metrics, read_payload, resume_from, train_once,
-                     training_dataset, write_metrics, write_payload)
+from ..train import (
+    DistributedContext,
+    TrainParams,
+    batch_indices,
+    default_device,
+    learning_rate_factor,
+    mixed_precision,
+    optimiser_step,
+    read_metrics,
+    read_payload,
+    resume_from,
+    train_once,
+    training_dataset,
+    write_metrics,
+    write_payload,
+)
 from .loss import associative_embedding_loss
 from .model import AssociativeEmbedding, BottomUpConfig
 from .targets import BottomUpTargets, build_targets
@@ -34,12 +47,22 @@ CHECKPOINT_FORMAT = "companion.jcra.bottomup/1"
 METRIC_FIELDS = ("step", "epoch", "lr", "loss", "heatmap", "push", "pull", "seconds", "images_per_s")
 
 
-def save_checkpoint(path: Path, model: AssociativeEmbedding, optimizer: torch.optim.Optimizer | None,
-                    step: int, params: TrainParams | None) -> Path:
+def save_checkpoint(
+    path: Path,
+    model: AssociativeEmbedding,
+    optimizer: torch.optim.Optimizer | None,
+    step: int,
+    params: TrainParams | None,
+) -> Path:
     """Write ``path`` atomically: config, weights, optimiser state, step, training parameters."""
-    payload = {"format": CHECKPOINT_FORMAT, "config": model.config.key(), "model": model.state_dict(),
-               "optimizer": optimizer.state_dict() if optimizer is not None else None, "step": int(step),
-               "train_params": json.dumps(params.to_dict(), sort_keys=True) if params is not None else None}
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "config": model.config.key(),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "step": int(step),
+        "train_params": json.dumps(params.to_dict(), sort_keys=True) if params is not None else None,
+    }
     return write_payload(path, payload)
 
 
@@ -53,8 +76,9 @@ def read_checkpoint(path: Path | str, expected: BottomUpConfig | None = None) ->
     return payload
 
 
-def load_model(path: Path | str, expected: BottomUpConfig | None = None,
-               device: torch.device | str = "cpu") -> AssociativeEmbedding:
+def load_model(
+    path: Path | str, expected: BottomUpConfig | None = None, device: torch.device | str = "cpu"
+) -> AssociativeEmbedding:
     """The baseline stored in a checkpoint, in eval mode on ``device``."""
     payload = read_checkpoint(path, expected)
     model = AssociativeEmbedding(payload["config"])
@@ -62,9 +86,16 @@ def load_model(path: Path | str, expected: BottomUpConfig | None = None,
     return model.to(device).eval()
 
 
-def train(config: BottomUpConfig, annotation_file: Path | str, image_dir: Path | str, out_dir: Path | str,
-          params: TrainParams = TrainParams(), resume: bool = True, progress: bool = True,
-          device: torch.device | str | None = None) -> Path:
+def train(
+    config: BottomUpConfig,
+    annotation_file: Path | str,
+    image_dir: Path | str,
+    out_dir: Path | str,
+    params: TrainParams = TrainParams(),
+    resume: bool = True,
+    progress: bool = True,
+    device: torch.device | str | None = None,
+) -> Path:
     """Train the baseline on a COCO keypoints file; return ``out_dir/checkpoint.pt``.
 
     Mirrors ``jcra.train.train``: the same dataset and augmentation, batches from
@@ -78,14 +109,23 @@ def train(config: BottomUpConfig, annotation_file: Path | str, image_dir: Path |
     dataset = training_dataset(annotation_file, image_dir, config.model, params, "the baseline")
     model = AssociativeEmbedding(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
-    start_step = resume_from(read_checkpoint(checkpoint_path, config), model, optimizer, params, checkpoint_path) \
-        if resume and checkpoint_path.exists() else 0
+    start_step = (
+        resume_from(read_checkpoint(checkpoint_path, config), model, optimizer, params, checkpoint_path)
+        if resume and checkpoint_path.exists()
+        else 0
+    )
     rows = read_metrics(metrics_path, start_step) if start_step else []
     use_amp, amp_dtype, scaler = mixed_precision(params, device)
     model.train()
 
-    bar = tqdm(total=params.steps, initial=start_step, desc=f"train {config.name}", unit="step",
-               disable=not progress, mininterval=1.0)
+    bar = tqdm(
+        total=params.steps,
+        initial=start_step,
+        desc=f"train {config.name}",
+        unit="step",
+        disable=not progress,
+        mininterval=1.0,
+    )
     started = window_start = time.perf_counter()
     window_images = 0
     for step, epoch, indices in batch_indices(len(dataset), params, DistributedContext(), start_step):
@@ -98,18 +138,25 @@ def train(config: BottomUpConfig, annotation_file: Path | str, image_dir: Path |
         with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
             outputs = model(images.to(device))
         outputs = {k: v.float() for k, v in outputs.items()}
-        losses = associative_embedding_loss(outputs, stride_targets[0],
-                                            stride_targets[1] if len(stride_targets) > 1 else None, config.loss)
+        losses = associative_embedding_loss(
+            outputs, stride_targets[0], stride_targets[1] if len(stride_targets) > 1 else None, config.loss
+        )
         optimiser_step(losses["total"], model, optimizer, scaler, params.clip_norm)
         window_images += len(indices)
         done = step + 1
         if done % params.log_every == 0 or done == params.steps:
             now = time.perf_counter()
-            rows.append({"step": done, "epoch": epoch, "lr": f"{optimizer.param_groups[0]['lr']:.6g}",
-                         "loss": f"{losses['total'].item():.6f}",
-                         **{k: f"{losses[k].item():.6f}" for k in ("heatmap", "push", "pull")},
-                         "seconds": f"{now - started:.2f}",
-                         "images_per_s": f"{window_images / max(now - window_start, 1e-9):.2f}"})
+            rows.append(
+                {
+                    "step": done,
+                    "epoch": epoch,
+                    "lr": f"{optimizer.param_groups[0]['lr']:.6g}",
+                    "loss": f"{losses['total'].item():.6f}",
+                    **{k: f"{losses[k].item():.6f}" for k in ("heatmap", "push", "pull")},
+                    "seconds": f"{now - started:.2f}",
+                    "images_per_s": f"{window_images / max(now - window_start, 1e-9):.2f}",
+                }
+            )
             window_images, window_start = 0, now
             bar.set_postfix(loss=f"{losses['total'].item():.5f}")
         bar.update(1)
@@ -126,8 +173,18 @@ def _to_device(targets: BottomUpTargets, device: torch.device) -> BottomUpTarget
     return BottomUpTargets(**{f.name: getattr(targets, f.name).to(device) for f in dataclasses.fields(targets)})
 
 
-CODE_FILES = ("bottomup/model.py", "bottomup/loss.py", "bottomup/targets.py", "bottomup/train.py", "backbone.py",
-              "config.py", "train.py", "data/coco.py", "data/transforms.py", "data/skeleton.py")
+CODE_FILES = (
+    "bottomup/model.py",
+    "bottomup/loss.py",
+    "bottomup/targets.py",
+    "bottomup/train.py",
+    "backbone.py",
+    "config.py",
+    "train.py",
+    "data/coco.py",
+    "data/transforms.py",
+    "data/skeleton.py",
+)
 
 
 def code_hash() -> str:
@@ -157,13 +214,16 @@ def _data_params(config: BottomUpConfig, data_params: dict | None) -> dict:
 def trained_dir(config: BottomUpConfig, data_params: dict | None, params: TrainParams) -> Path:
     """``build/jcra/bottomup-<config>-<hash>/``."""
     split = ensure_split("train", _data_params(config, data_params))
-    key = sha256_json({"config": config.to_dict(), "data": split.name, "train": params.to_dict(),
-                       "code": code_hash()})
+    key = sha256_json({"config": config.to_dict(), "data": split.name, "train": params.to_dict(), "code": code_hash()})
     return paths.BUILD_DIR / "jcra" / f"{config.name}-{key[:12]}"
 
 
-def ensure_trained(config: str | BottomUpConfig = "small", data_params: dict | None = None,
-                   train_params: TrainParams | dict | None = None, progress: bool = True) -> Path:
+def ensure_trained(
+    config: str | BottomUpConfig = "small",
+    data_params: dict | None = None,
+    train_params: TrainParams | dict | None = None,
+    progress: bool = True,
+) -> Path:
     """The baseline's checkpoint trained on the synthetic train split; trains it when missing.
 
     ``config`` is a ``BottomUpConfig`` or the name of the JCRA config it shares its backbone with.
@@ -178,5 +238,13 @@ def ensure_trained(config: str | BottomUpConfig = "small", data_params: dict | N
         annotation_file, image_dir = synthetic_paths(ensure_split("train", _data_params(config, data_params)))
         train(config, annotation_file, image_dir, directory, params, resume=True, progress=progress)
 
-    return train_once(directory, run, {"config": config.to_dict(), "data_params": _data_params(config, data_params),
-                                       "train_params": params.to_dict(), "code_hash": code_hash()})
+    return train_once(
+        directory,
+        run,
+        {
+            "config": config.to_dict(),
+            "data_params": _data_params(config, data_params),
+            "train_params": params.to_dict(),
+            "code_hash": code_hash(),
+        },
+    )

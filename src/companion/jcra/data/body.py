@@ -29,15 +29,20 @@ _J = {name: k for k, name in enumerate(SUPERSET_KEYPOINTS)}
 
 # Limbs drawn as thick segments: (joint a, joint b, width as a fraction of H, colour part).
 _LEG_LIMBS = (
-    ("left_hip", "left_knee", 0.075, "trousers"), ("left_knee", "left_ankle", 0.060, "trousers"),
-    ("right_hip", "right_knee", 0.075, "trousers"), ("right_knee", "right_ankle", 0.060, "trousers"),
+    ("left_hip", "left_knee", 0.075, "trousers"),
+    ("left_knee", "left_ankle", 0.060, "trousers"),
+    ("right_hip", "right_knee", 0.075, "trousers"),
+    ("right_knee", "right_ankle", 0.060, "trousers"),
 )
 _ARM_LIMBS = (
-    ("left_shoulder", "left_elbow", 0.055, "shirt"), ("left_elbow", "left_wrist", 0.045, "skin"),
-    ("right_shoulder", "right_elbow", 0.055, "shirt"), ("right_elbow", "right_wrist", 0.045, "skin"),
+    ("left_shoulder", "left_elbow", 0.055, "shirt"),
+    ("left_elbow", "left_wrist", 0.045, "skin"),
+    ("right_shoulder", "right_elbow", 0.055, "shirt"),
+    ("right_elbow", "right_wrist", 0.045, "skin"),
 )
-_SKIN_TONES = np.array([[255, 224, 196], [234, 192, 134], [198, 134, 66], [141, 85, 36],
-                        [92, 51, 23], [241, 194, 125]], dtype=np.float64)
+_SKIN_TONES = np.array(
+    [[255, 224, 196], [234, 192, 134], [198, 134, 66], [141, 85, 36], [92, 51, 23], [241, 194, 125]], dtype=np.float64
+)
 
 
 @dataclass
@@ -60,20 +65,32 @@ class Body:
     head_radii: tuple[float, float]
     head_centre: np.ndarray
 
-    def shifted(self, offset: np.ndarray) -> "Body":
+    def shifted(self, offset: np.ndarray) -> Body:
         """The same body translated by ``offset`` (float64[2])."""
-        return Body(self.joints + offset, self.self_occluded, self.stature, self.colours,
-                    self.head_radii, self.head_centre + offset)
+        return Body(
+            self.joints + offset,
+            self.self_occluded,
+            self.stature,
+            self.colours,
+            self.head_radii,
+            self.head_centre + offset,
+        )
 
-    def snapped(self) -> "Body":
+    def snapped(self) -> Body:
         """The body with joints and head centre moved to whole pixel indices.
 
         PIL truncates drawing coordinates to pixel indices, so a disc meant for x lands on pixel
         floor(x) (centre floor(x) + 0.5 in continuous coordinates). Drawing a snapped body keeps
         every joint exactly at the centre of what is drawn for it.
         """
-        return Body(np.floor(self.joints), self.self_occluded, self.stature, self.colours,
-                    self.head_radii, np.floor(self.head_centre))
+        return Body(
+            np.floor(self.joints),
+            self.self_occluded,
+            self.stature,
+            self.colours,
+            self.head_radii,
+            np.floor(self.head_centre),
+        )
 
     def extent(self) -> tuple[np.ndarray, np.ndarray]:
         """(min xy, max xy) of everything drawn, limb widths and head included."""
@@ -158,8 +175,11 @@ def sample_body(rng: np.random.Generator, stature: float) -> Body:
         self_occluded[_J["right_ear"]] = True
 
     skin = _SKIN_TONES[rng.integers(len(_SKIN_TONES))] * rng.uniform(0.9, 1.05)
-    colours = {"skin": tuple(int(c) for c in np.clip(skin, 0, 255)),
-               "shirt": _random_colour(rng), "trousers": _random_colour(rng)}
+    colours = {
+        "skin": tuple(int(c) for c in np.clip(skin, 0, 255)),
+        "shirt": _random_colour(rng),
+        "trousers": _random_colour(rng),
+    }
     return Body(joints, self_occluded, H, colours, (radius_x, radius_y), head_centre)
 
 

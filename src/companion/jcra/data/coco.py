@@ -135,8 +135,7 @@ def load_annotations(path: Path | str) -> KeypointAnnotations:
         if ann.get("image_id") not in images:
             raise _fail(path, where, "image_id", "the id of an image in 'images'", ann.get("image_id"))
         keypoints = ann.get("keypoints")
-        if (not isinstance(keypoints, list) or len(keypoints) != 3 * k
-                or not all(_is_number(v) for v in keypoints)):
+        if not isinstance(keypoints, list) or len(keypoints) != 3 * k or not all(_is_number(v) for v in keypoints):
             shape = f"list of {len(keypoints)}" if isinstance(keypoints, list) else keypoints
             raise _fail(path, where, "keypoints", f"a list of 3*{k}={3 * k} numbers", shape)
         kp = np.asarray(keypoints, dtype=np.float64).reshape(k, 3)
@@ -150,9 +149,9 @@ def load_annotations(path: Path | str) -> KeypointAnnotations:
         persons[ann["image_id"]].append(PersonAnnotation(kp, area, bool(iscrowd)))
 
     records = tuple(
-        ImageRecord(image_id, image["file_name"], int(image["width"]), int(image["height"]),
-                    tuple(persons[image_id]))
-        for image_id, image in images.items())
+        ImageRecord(image_id, image["file_name"], int(image["width"]), int(image["height"]), tuple(persons[image_id]))
+        for image_id, image in images.items()
+    )
     return KeypointAnnotations(path, layout, records)
 
 
@@ -171,8 +170,9 @@ def _person_category(path: Path, categories: list) -> tuple[int, KeypointLayout]
                 try:
                     layout = layout_for_num_keypoints(len(names))
                 except ValueError as error:
-                    raise _fail(path, f"categories[{i}]", "keypoints",
-                                "the 17 COCO or 14 CrowdPose joint names", names) from error
+                    raise _fail(
+                        path, f"categories[{i}]", "keypoints", "the 17 COCO or 14 CrowdPose joint names", names
+                    ) from error
             return int(category["id"]), layout
     raise _fail(path, "categories", "keypoints", "one category with a 'keypoints' list", categories)
 
@@ -202,8 +202,9 @@ class CocoPoseDataset(torch.utils.data.Dataset):
     different per epoch once the training loop calls ``set_epoch``.
     """
 
-    def __init__(self, annotation_file: Path | str, image_dir: Path | str,
-                 transforms: Compose | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, annotation_file: Path | str, image_dir: Path | str, transforms: Compose | None = None, seed: int = 0
+    ) -> None:
         self.annotations = load_annotations(annotation_file)
         self.annotation_file = Path(annotation_file)
         self.image_dir = Path(image_dir)
@@ -236,13 +237,15 @@ class CocoPoseDataset(torch.utils.data.Dataset):
         if image.size != (record.width, record.height):
             raise MalformedAnnotationError(
                 f"{self.annotation_file}: image id {record.id}: width/height {record.width}x{record.height} "
-                f"do not match {path.name} ({image.size[0]}x{image.size[1]})")
+                f"do not match {path.name} ({image.size[0]}x{image.size[1]})"
+            )
         people = [p for p in record.persons if not p.iscrowd and (p.keypoints[:, 2] > 0).any()]
         k = self.layout.num_keypoints
         sample = PoseSample(
             image,
             np.stack([p.keypoints for p in people]) if people else np.zeros((0, k, 3)),
-            np.array([p.area for p in people], dtype=np.float64))
+            np.array([p.area for p in people], dtype=np.float64),
+        )
         if self.transforms is not None:
             sample = self.transforms(sample, np.random.default_rng([self.seed, self.epoch, index]))
         keep = (sample.keypoints[..., 2] > 0).any(axis=1)  # a crop or rotation may remove a person

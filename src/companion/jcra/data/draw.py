@@ -23,9 +23,16 @@ def _side(layout: KeypointLayout, a: int, b: int) -> str:
     return "centre"
 
 
-def draw_poses(ax, image: np.ndarray | None, keypoints: np.ndarray, layout: KeypointLayout,
-               colour: str | None = None, label: str | None = None, linewidth: float = 1.5,
-               marker_size: float = 12.0) -> None:
+def draw_poses(
+    ax,
+    image: np.ndarray | None,
+    keypoints: np.ndarray,
+    layout: KeypointLayout,
+    colour: str | None = None,
+    label: str | None = None,
+    linewidth: float = 1.5,
+    marker_size: float = 12.0,
+) -> None:
     """Draw persons on a matplotlib axis.
 
     Args:
@@ -45,14 +52,34 @@ def draw_poses(ax, image: np.ndarray | None, keypoints: np.ndarray, layout: Keyp
     for n, person in enumerate(keypoints):
         for a, b in layout.limbs:
             if person[a, 2] > 0 and person[b, 2] > 0:
-                ax.plot(person[[a, b], 0], person[[a, b], 1], lw=linewidth,
-                        color=colour or SIDE_COLOURS[_side(layout, a, b)], solid_capstyle="round")
+                ax.plot(
+                    person[[a, b], 0],
+                    person[[a, b], 1],
+                    lw=linewidth,
+                    color=colour or SIDE_COLOURS[_side(layout, a, b)],
+                    solid_capstyle="round",
+                )
         visible = person[:, 2] == 2
         occluded = person[:, 2] == 1
         dot = colour or "white"
-        ax.scatter(person[visible, 0], person[visible, 1], s=marker_size, c=dot, edgecolors="black",
-                   linewidths=0.5, zorder=3, label=label if n == 0 else None)
-        ax.scatter(person[occluded, 0], person[occluded, 1], s=marker_size, facecolors="none",
-                   edgecolors=colour or "black", linewidths=1.0, zorder=3)
+        ax.scatter(
+            person[visible, 0],
+            person[visible, 1],
+            s=marker_size,
+            c=dot,
+            edgecolors="black",
+            linewidths=0.5,
+            zorder=3,
+            label=label if n == 0 else None,
+        )
+        ax.scatter(
+            person[occluded, 0],
+            person[occluded, 1],
+            s=marker_size,
+            facecolors="none",
+            edgecolors=colour or "black",
+            linewidths=1.0,
+            zorder=3,
+        )
     ax.set_xticks([])
     ax.set_yticks([])

@@ -92,10 +92,16 @@ def load_pose_mini(subset: str = "coco") -> list[RealImage] | None:
     images = []
     for record in annotations.images:
         people = [p for p in record.persons if not p.iscrowd and (p.keypoints[:, 2] > 0).any()]
-        images.append(RealImage(
-            subset=subset, image_id=record.id, path=image_dir / record.file_name,
-            width=record.width, height=record.height,
-            keypoints=np.stack([p.keypoints for p in people]) if people else np.zeros((0, k, 3)),
-            areas=np.array([p.area for p in people], dtype=np.float64),
-            layout=annotations.layout))
+        images.append(
+            RealImage(
+                subset=subset,
+                image_id=record.id,
+                path=image_dir / record.file_name,
+                width=record.width,
+                height=record.height,
+                keypoints=np.stack([p.keypoints for p in people]) if people else np.zeros((0, k, 3)),
+                areas=np.array([p.area for p in people], dtype=np.float64),
+                layout=annotations.layout,
+            )
+        )
     return images

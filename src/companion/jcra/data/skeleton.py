@@ -13,51 +13,94 @@ from dataclasses import dataclass
 import numpy as np
 
 SUPERSET_KEYPOINTS: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-    "head", "neck",
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+    "head",
+    "neck",
 )
 """The 19 joints the synthetic body has; ``head`` is the top of the head (CrowdPose's name)."""
 
 COCO_KEYPOINTS: tuple[str, ...] = SUPERSET_KEYPOINTS[:17]
 CROWDPOSE_KEYPOINTS: tuple[str, ...] = (
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-    "head", "neck",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+    "head",
+    "neck",
 )
 
-_COCO_SIGMAS = (.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89)
-_CROWDPOSE_SIGMAS = (.79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89, .79, .79)
+_COCO_SIGMAS = (0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89)
+_CROWDPOSE_SIGMAS = (0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89, 0.79, 0.79)
 
 # Limbs as pairs of joint names; the 1-based index lists in the JSON files are derived from them.
 _COCO_LIMBS = (
-    ("left_ankle", "left_knee"), ("left_knee", "left_hip"),
-    ("right_ankle", "right_knee"), ("right_knee", "right_hip"),
-    ("left_hip", "right_hip"), ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"),
-    ("left_shoulder", "right_shoulder"), ("left_shoulder", "left_elbow"),
-    ("right_shoulder", "right_elbow"), ("left_elbow", "left_wrist"),
-    ("right_elbow", "right_wrist"), ("left_eye", "right_eye"), ("nose", "left_eye"),
-    ("nose", "right_eye"), ("left_eye", "left_ear"), ("right_eye", "right_ear"),
-    ("left_ear", "left_shoulder"), ("right_ear", "right_shoulder"),
+    ("left_ankle", "left_knee"),
+    ("left_knee", "left_hip"),
+    ("right_ankle", "right_knee"),
+    ("right_knee", "right_hip"),
+    ("left_hip", "right_hip"),
+    ("left_shoulder", "left_hip"),
+    ("right_shoulder", "right_hip"),
+    ("left_shoulder", "right_shoulder"),
+    ("left_shoulder", "left_elbow"),
+    ("right_shoulder", "right_elbow"),
+    ("left_elbow", "left_wrist"),
+    ("right_elbow", "right_wrist"),
+    ("left_eye", "right_eye"),
+    ("nose", "left_eye"),
+    ("nose", "right_eye"),
+    ("left_eye", "left_ear"),
+    ("right_eye", "right_ear"),
+    ("left_ear", "left_shoulder"),
+    ("right_ear", "right_shoulder"),
 )
 _CROWDPOSE_LIMBS = (
-    ("head", "neck"), ("neck", "left_shoulder"), ("neck", "right_shoulder"),
-    ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
-    ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
-    ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"), ("left_hip", "right_hip"),
-    ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
-    ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+    ("head", "neck"),
+    ("neck", "left_shoulder"),
+    ("neck", "right_shoulder"),
+    ("left_shoulder", "left_elbow"),
+    ("left_elbow", "left_wrist"),
+    ("right_shoulder", "right_elbow"),
+    ("right_elbow", "right_wrist"),
+    ("left_shoulder", "left_hip"),
+    ("right_shoulder", "right_hip"),
+    ("left_hip", "right_hip"),
+    ("left_hip", "left_knee"),
+    ("left_knee", "left_ankle"),
+    ("right_hip", "right_knee"),
+    ("right_knee", "right_ankle"),
 )
 
 
 def _mirror_name(name: str) -> str:
     if name.startswith("left_"):
-        return "right_" + name[len("left_"):]
+        return "right_" + name[len("left_") :]
     if name.startswith("right_"):
-        return "left_" + name[len("right_"):]
+        return "left_" + name[len("right_") :]
     return name
 
 
@@ -91,12 +134,18 @@ class KeypointLayout:
 
     def category(self) -> dict:
         """The COCO ``categories`` entry for the person class in this layout."""
-        return {"id": 1, "name": "person", "supercategory": "person",
-                "keypoints": list(self.keypoints), "skeleton": self.coco_skeleton()}
+        return {
+            "id": 1,
+            "name": "person",
+            "supercategory": "person",
+            "keypoints": list(self.keypoints),
+            "skeleton": self.coco_skeleton(),
+        }
 
 
-def _build(name: str, keypoints: tuple[str, ...], sigmas: tuple[float, ...],
-           limbs: tuple[tuple[str, str], ...]) -> KeypointLayout:
+def _build(
+    name: str, keypoints: tuple[str, ...], sigmas: tuple[float, ...], limbs: tuple[tuple[str, str], ...]
+) -> KeypointLayout:
     index = {joint: k for k, joint in enumerate(keypoints)}
     return KeypointLayout(
         name=name,

@@ -89,11 +89,17 @@ class SyntheticConfig:
         lo, hi = self.persons_per_image
         check(int(self.n_images) >= 1, "n_images", "an integer >= 1")
         check(int(self.image_size) >= 32, "image_size", "an integer >= 32 (pixels)")
-        check(len(self.persons_per_image) == 2 and 0 <= lo <= hi <= 30, "persons_per_image",
-              "(min, max) with 0 <= min <= max <= 30")
+        check(
+            len(self.persons_per_image) == 2 and 0 <= lo <= hi <= 30,
+            "persons_per_image",
+            "(min, max) with 0 <= min <= max <= 30",
+        )
         hlo, hhi = self.person_height
-        check(len(self.person_height) == 2 and 0.05 <= hlo <= hhi <= 1.5, "person_height",
-              "(min, max) fractions of image_size with 0.05 <= min <= max <= 1.5")
+        check(
+            len(self.person_height) == 2 and 0.05 <= hlo <= hhi <= 1.5,
+            "person_height",
+            "(min, max) fractions of image_size with 0.05 <= min <= max <= 1.5",
+        )
         check(0.0 <= self.max_cover <= 1.0, "max_cover", "a fraction in [0, 1]")
         check(0.0 <= self.max_box_iou <= 1.0, "max_box_iou", "a fraction in [0, 1]")
         check(0.0 <= self.crowding <= 1.0, "crowding", "a probability in [0, 1]")
@@ -107,8 +113,13 @@ class SyntheticConfig:
 
 # Named splits. "train" and "val" share the (learnable) easy settings with different seeds;
 # "crowd" is the separate crowded split whose crowd index spans easy, medium and hard.
-_CROWDED = {"persons_per_image": (1, 5), "person_height": (0.4, 0.75), "max_cover": 0.5,
-            "max_box_iou": 1.0, "crowding": 0.3}
+_CROWDED = {
+    "persons_per_image": (1, 5),
+    "person_height": (0.4, 0.75),
+    "max_cover": 0.5,
+    "max_box_iou": 1.0,
+    "crowding": 0.3,
+}
 SPLITS: dict[str, dict] = {
     "train": {"seed": 0, "n_images": 2000},
     "val": {"seed": 1_000_003, "n_images": 200},
@@ -124,7 +135,7 @@ def _background(rng: np.random.Generator, size: int, clutter: int) -> np.ndarray
     c0, c1 = rng.uniform(30, 225, size=(2, 3))
     angle = rng.uniform(0, 2 * np.pi)
     ys, xs = np.mgrid[0:size, 0:size] / max(size - 1, 1)
-    t = (np.cos(angle) * xs + np.sin(angle) * ys)
+    t = np.cos(angle) * xs + np.sin(angle) * ys
     t = (t - t.min()) / max(t.max() - t.min(), 1e-9)
     base = c0 + t[..., None] * (c1 - c0) + rng.normal(0.0, 6.0, size=(size, size, 3))
     image = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
@@ -151,8 +162,8 @@ def _paste(canvas: np.ndarray, patch: np.ndarray, where: np.ndarray, top_left: t
     x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
     if x0 >= x1 or y0 >= y1:
         return
-    sub = where[y0 - y:y1 - y, x0 - x:x1 - x]
-    canvas[y0:y1, x0:x1][sub] = patch[y0 - y:y1 - y, x0 - x:x1 - x][sub]
+    sub = where[y0 - y : y1 - y, x0 - x : x1 - x]
+    canvas[y0:y1, x0:x1][sub] = patch[y0 - y : y1 - y, x0 - x : x1 - x][sub]
 
 
 def _window(owner: np.ndarray, where: np.ndarray, top_left: tuple[int, int]) -> np.ndarray:
@@ -163,7 +174,7 @@ def _window(owner: np.ndarray, where: np.ndarray, top_left: tuple[int, int]) -> 
     x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
     if x0 >= x1 or y0 >= y1:
         return owner[:0, :0].ravel()
-    return owner[y0:y1, x0:x1][where[y0 - y:y1 - y, x0 - x:x1 - x]]
+    return owner[y0:y1, x0:x1][where[y0 - y : y1 - y, x0 - x : x1 - x]]
 
 
 def _box_iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -207,8 +218,10 @@ def render_scene(config: SyntheticConfig, rng: np.random.Generator) -> tuple[np.
             else:
                 centre = rng.uniform(extent / 2 - slack, size - extent / 2 + slack)
             top_left = tuple(int(v) for v in np.round(centre - extent / 2))
-            if not (-slack[0] - 1 <= top_left[0] <= size - extent[0] + slack[0] + 1
-                    and -slack[1] - 1 <= top_left[1] <= size - extent[1] + slack[1] + 1):
+            if not (
+                -slack[0] - 1 <= top_left[0] <= size - extent[0] + slack[0] + 1
+                and -slack[1] - 1 <= top_left[1] <= size - extent[1] + slack[1] + 1
+            ):
                 continue
             box = np.array([*top_left, *(np.asarray(top_left) + extent)], dtype=float)
             if boxes and _box_iou(box, np.array(boxes)).max() > config.max_box_iou:
@@ -232,10 +245,14 @@ def render_scene(config: SyntheticConfig, rng: np.random.Generator) -> tuple[np.
     for i, (local, top_left, _mask) in enumerate(placed):
         # Joints sit on pixel indices (Body.snapped); the centre of pixel i is i + 0.5 in the
         # continuous coordinates annotations use (pixel i spans [i, i + 1)).
-        persons.append({"joints": local.joints + np.asarray(top_left, dtype=float) + 0.5,
-                        "self_occluded": local.self_occluded,
-                        "visible_mask": owner == i + 1,
-                        "owner_index": i + 1})
+        persons.append(
+            {
+                "joints": local.joints + np.asarray(top_left, dtype=float) + 0.5,
+                "self_occluded": local.self_occluded,
+                "visible_mask": owner == i + 1,
+                "owner_index": i + 1,
+            }
+        )
     for person in persons:
         person["visibility"] = _visibility(person, owner, size)
     return image, persons
@@ -272,16 +289,24 @@ def _annotations(persons: list[dict], layout_name: str, image_id: int, first_ann
         # CrowdPose counts only visible (v = 2) joints in num_keypoints; COCO counts labelled ones.
         counted = kpts[:, 2] == 2 if layout.name == "crowdpose" else kpts[:, 2] > 0
         rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-        anns.append({
-            "id": first_ann_id + len(anns), "image_id": image_id, "category_id": 1, "iscrowd": 0,
-            "keypoints": [round(float(v), 2) for v in kpts.ravel()],
-            "num_keypoints": int(counted.sum()), "area": float(area), "bbox": bbox,
-            "segmentation": {"size": list(rle["size"]), "counts": rle["counts"].decode("ascii")},
-        })
+        anns.append(
+            {
+                "id": first_ann_id + len(anns),
+                "image_id": image_id,
+                "category_id": 1,
+                "iscrowd": 0,
+                "keypoints": [round(float(v), 2) for v in kpts.ravel()],
+                "num_keypoints": int(counted.sum()),
+                "area": float(area),
+                "bbox": bbox,
+                "segmentation": {"size": list(rle["size"]), "counts": rle["counts"].decode("ascii")},
+            }
+        )
         crowd_kpts.append(full[CROWDPOSE.superset_index])
         crowd_boxes.append(bbox)
-    index = crowd_index(np.array(crowd_kpts).reshape(-1, CROWDPOSE.num_keypoints, 3),
-                        np.array(crowd_boxes).reshape(-1, 4))
+    index = crowd_index(
+        np.array(crowd_kpts).reshape(-1, CROWDPOSE.num_keypoints, 3), np.array(crowd_boxes).reshape(-1, 4)
+    )
     return anns, round(index, 4)
 
 
@@ -309,12 +334,24 @@ def write_split(root: Path, config: SyntheticConfig) -> Path:
         Image.fromarray(image).save(images_dir / file_name, compress_level=1)
         anns, index_value = _annotations(persons, config.layout, image_id, len(annotations) + 1)
         annotations.extend(anns)
-        images.append({"id": image_id, "file_name": file_name, "width": config.image_size,
-                       "height": config.image_size, "crowdIndex": index_value})
+        images.append(
+            {
+                "id": image_id,
+                "file_name": file_name,
+                "width": config.image_size,
+                "height": config.image_size,
+                "crowdIndex": index_value,
+            }
+        )
     document = {
-        "info": {"description": "companion.jcra synthetic multi-person keypoints",
-                 "generator_version": generator_hash(), "config": config.as_dict()},
-        "images": images, "annotations": annotations, "categories": [layout.category()],
+        "info": {
+            "description": "companion.jcra synthetic multi-person keypoints",
+            "generator_version": generator_hash(),
+            "config": config.as_dict(),
+        },
+        "images": images,
+        "annotations": annotations,
+        "categories": [layout.category()],
     }
     return write_text(root / "annotations.json", json.dumps(document))
 

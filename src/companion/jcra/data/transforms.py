@@ -34,7 +34,7 @@ class PoseSample:
     keypoints: np.ndarray
     areas: np.ndarray
 
-    def with_geometry(self, image: Image.Image, keypoints: np.ndarray, areas: np.ndarray) -> "PoseSample":
+    def with_geometry(self, image: Image.Image, keypoints: np.ndarray, areas: np.ndarray) -> PoseSample:
         return PoseSample(image, _drop_outside(keypoints, image.size), areas)
 
 
@@ -64,8 +64,9 @@ def warp(sample: PoseSample, matrix: np.ndarray, out_size: tuple[int, int]) -> P
     """
     forward = np.vstack([matrix, [0.0, 0.0, 1.0]])
     inverse = np.linalg.inv(forward)[:2]  # PIL samples the input at inverse(output)
-    image = sample.image.transform(out_size, Image.Transform.AFFINE, data=tuple(inverse.ravel()),
-                                   resample=Image.Resampling.BILINEAR)
+    image = sample.image.transform(
+        out_size, Image.Transform.AFFINE, data=tuple(inverse.ravel()), resample=Image.Resampling.BILINEAR
+    )
     area_scale = abs(np.linalg.det(matrix[:, :2]))
     return sample.with_geometry(image, _apply_affine(sample.keypoints, matrix), sample.areas * area_scale)
 
@@ -101,8 +102,9 @@ class HorizontalFlip:
 class RandomAffine:
     """Zoom by a factor in ``scale`` and rotate by up to ``max_rotation`` degrees about the centre."""
 
-    def __init__(self, scale: tuple[float, float] = (0.75, 1.25), max_rotation: float = 30.0,
-                 p_rotate: float = 0.5) -> None:
+    def __init__(
+        self, scale: tuple[float, float] = (0.75, 1.25), max_rotation: float = 30.0, p_rotate: float = 0.5
+    ) -> None:
         self.scale = scale
         self.max_rotation = max_rotation
         self.p_rotate = p_rotate
@@ -207,11 +209,23 @@ def denormalize(image: torch.Tensor) -> np.ndarray:
     return array.permute(1, 2, 0).numpy()
 
 
-def train_transforms(flip_index: np.ndarray, max_size: int, rotation: float = 30.0,
-                     scale: tuple[float, float] = (0.75, 1.25), crop_min_fraction: float = 0.7) -> Compose:
+def train_transforms(
+    flip_index: np.ndarray,
+    max_size: int,
+    rotation: float = 30.0,
+    scale: tuple[float, float] = (0.75, 1.25),
+    crop_min_fraction: float = 0.7,
+) -> Compose:
     """The training pipeline: photometric, flip, zoom + rotation, crop, resize to ``max_size``."""
-    return Compose([PhotometricDistort(), HorizontalFlip(flip_index), RandomAffine(scale, rotation),
-                    RandomCrop(crop_min_fraction), ResizeLongestSide(max_size)])
+    return Compose(
+        [
+            PhotometricDistort(),
+            HorizontalFlip(flip_index),
+            RandomAffine(scale, rotation),
+            RandomCrop(crop_min_fraction),
+            ResizeLongestSide(max_size),
+        ]
+    )
 
 
 def eval_transforms(max_size: int) -> Compose:
