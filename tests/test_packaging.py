@@ -48,6 +48,7 @@ def test_environment_yml_delegates_to_the_same_pip_requirements():
 
 
 def test_ci_runs_make_test_and_nothing_else():
-    commands = [l for l in (ROOT / ".ci" / "run").read_text().splitlines() if l.strip() and not l.startswith("#")]
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    commands = [line for line in lines if line.strip() and not line.startswith("#")]
     assert commands[-1].strip() == "make test"
-    assert not any(word in {"pytest", "pip", "python"} for l in commands for word in l.split())
+    assert not any(word in {"pytest", "pip", "python"} for line in commands for word in line.split())

@@ -176,7 +176,8 @@ BILINEAR_POINT = 1
 
 @checker
 def check_bilinear(value, exercise: HeadExercise) -> Feedback:
-    """``value``: what bilinear sampling reads from ``exercise.value_map`` at head 0, level 0, point ``BILINEAR_POINT``."""
+    """``value``: what bilinear sampling reads from ``exercise.value_map``
+    at head 0, level 0, point ``BILINEAR_POINT``."""
     answer = as_number(value, "sampled_value")
     locations, _ = exercise.layer_sampling()
     location = locations[0, 0, BILINEAR_POINT]

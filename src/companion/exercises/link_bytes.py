@@ -45,7 +45,8 @@ _HINTS = {
 
 @dataclass(frozen=True)
 class FabricExercise:
-    """``n_leaves`` leaves of ``ranks_per_leaf`` ranks each (spines default to ranks_per_leaf); blocks of ``block_bytes``."""
+    """``n_leaves`` leaves of ``ranks_per_leaf`` ranks each (spines default to ranks_per_leaf);
+    blocks of ``block_bytes``."""
 
     n_leaves: int = 4
     ranks_per_leaf: int = 4

@@ -37,7 +37,8 @@ EFFECTS = {
 _EFFECT_HINTS = {
     "issue_overhead": "while the first write streams, the rank can post the next ones; is posting ever the bottleneck "
     "when a block takes tens of microseconds to send?",
-    "issue_overhead_small_blocks": "with 4 KiB blocks a block leaves in well under a microsecond; compare that with 2 us per post.",
+    "issue_overhead_small_blocks": "with 4 KiB blocks a block leaves in well under a microsecond; "
+    "compare that with 2 us per post.",
     "shared_engine": "add up what one rank's engine must move in each algorithm: sent plus received bytes.",
     "slow_replication": "with MultiWrite the switch must produce every one of the N (N-1) copies itself.",
 }
@@ -175,7 +176,8 @@ def check_prediction(predicted_us, exercise: SwitchExercise) -> Feedback:
 
 @checker
 def check_busiest_link(busiest, exercise: SwitchExercise) -> Feedback:
-    """``busiest``: {"mesh": ..., "multiwrite": ...}, each "uplink", "downlink" or "both" (the links that carry (N-1) m)."""
+    """``busiest``: {"mesh": ..., "multiwrite": ...}, each "uplink", "downlink" or "both"
+    (the links that carry (N-1) m)."""
     require_answer(busiest, "busiest_link", "a dict {'mesh': 'uplink'|'downlink'|'both', 'multiwrite': ...}")
     answer = _dict_answer(busiest, "busiest_link", ALGORITHMS, LINKS)
     if isinstance(answer, Feedback):
