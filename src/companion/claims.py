@@ -160,19 +160,27 @@ def load_registry(path: Path | None = None) -> dict[str, Claim]:
             raise ValueError(f"{path}: claim {claim_id!r}: unknown fields {sorted(unknown)}, missing {sorted(missing)}")
         fields = dict(fields)
         fields["also"] = tuple(fields.get("also") or ())
-        if "test" in fields:
-            fields["test"] = _load_test(path, claim_id, fields["test"])
-        fields["readings"] = dict(fields.get("readings") or {})
-        fields["grid"] = dict(fields.get("grid") or {})
+        fields["test"] = _load_test(path, claim_id, fields.get("test"))
+        fields["readings"] = _load_readings(path, claim_id, fields.get("readings"))
+        fields["grid"] = _load_mapping(path, claim_id, "grid", fields.get("grid"))
         registry[claim_id] = Claim(id=claim_id, **fields)
     return registry
 
 
 def _load_test(path: Path, claim_id: str, raw: Any) -> ClaimTest:
-    if not isinstance(raw, dict) or set(raw) != set(TEST_FIELDS):
-        got = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
+    if raw is None:
         raise ValueError(
-            f"{path}: claim {claim_id!r}: `test` must have exactly the keys {list(TEST_FIELDS)}, got {got}"
+            f"{path}: claim {claim_id!r} has no `test` block; declare its test before measuring it, "
+            f"with the keys {list(TEST_FIELDS)}"
+        )
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: claim {claim_id!r}: `test` must be a mapping with the keys {list(TEST_FIELDS)}")
+    missing = [key for key in TEST_FIELDS if key not in raw]
+    unknown = sorted(set(raw) - set(TEST_FIELDS))
+    if missing or unknown:
+        raise ValueError(
+            f"{path}: claim {claim_id!r}: `test` must have exactly the keys {list(TEST_FIELDS)}; "
+            f"missing {missing}, unknown {unknown}"
         )
     if raw["evidence"] not in PROFILE_ORDER[1:]:
         raise ValueError(
@@ -182,6 +190,82 @@ def _load_test(path: Path, claim_id: str, raw: Any) -> ClaimTest:
         if not isinstance(raw[key], str) or not raw[key].strip():
             raise ValueError(f"{path}: claim {claim_id!r}: test.{key} must be non-empty text")
     return ClaimTest(**{key: " ".join(raw[key].split()) for key in TEST_FIELDS})
+
+
+def _load_mapping(path: Path, claim_id: str, key: str, raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(name, str) for name in raw):
+        raise ValueError(f"{path}: claim {claim_id!r}: `{key}` must be a mapping of name -> value")
+    return dict(raw)
+
+
+def _load_readings(path: Path, claim_id: str, raw: Any) -> dict[str, float]:
+    readings = _load_mapping(path, claim_id, "readings", raw)
+    for name, value in readings.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{path}: claim {claim_id!r}: readings.{name} must be a finite number, got {value!r}")
+    return {name: float(value) for name, value in readings.items()}
+
+
+def declared_tests_markdown(notebook: str, registry: dict[str, Claim] | None = None) -> str:
+    """The declared tests of every claim ``notebook`` records (primary or ``also``), as Markdown.
+
+    Rendered from the registry, so a notebook shows its test without retyping it.
+    """
+    registry = registry if registry is not None else load_registry()
+    recorded = [claim for claim in registry.values() if notebook in claim.notebooks]
+    if not recorded:
+        return f"`{notebook}` records no claim of the registry (`data/claims.yaml`)."
+    parts = [
+        f"**Declared tests** of the claims `{notebook}` records, from `data/claims.yaml` "
+        "(written before anything was measured):"
+    ]
+    for claim in recorded:
+        parts.append(_claim_test_markdown(claim, notebook))
+    return "\n\n".join(parts) + "\n"
+
+
+def _claim_test_markdown(claim: Claim, notebook: str) -> str:
+    heading = f"#### `{claim.id}` ({claim.paper}): {claim.statement}"
+    lines = []
+    if claim.reported_value is not None:
+        lines.append(f"- **Paper (abstract):** {claim.reported_value:g} {claim.reported_unit or ''}".rstrip())
+    if claim.notebook != notebook:
+        lines.append(f"- **Primary notebook:** `{claim.notebook}`; this notebook adds evidence.")
+    test = claim.test
+    if test is not None:
+        lines += [
+            f"- **Measure:** {test.measure}",
+            f"- **Rule:** {test.rule}",
+            f"- **Why these thresholds:** {test.why}",
+            f"- **Baseline:** {test.baseline}",
+        ]
+    if claim.readings:
+        readings = "; ".join(f"`{name}` = {value:g}" for name, value in claim.readings.items())
+        lines.append(f"- **Readings of the paper:** {readings}")
+    if claim.grid:
+        grid = "; ".join(f"`{name}` = {_grid_value(value)}" for name, value in claim.grid.items())
+        lines.append(f"- **Grid (fixed here):** {grid}")
+    if test is not None:
+        lines.append(
+            f"- **Evidence:** runs of the `{test.evidence}` profile or above count; a run below it records "
+            f"`{no_evidence('<profile>')}`."
+        )
+    return heading + "\n\n" + "\n".join(lines)
+
+
+def _grid_value(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def show_declared_tests(notebook: str) -> None:
+    """Display, in a notebook, the declared tests of the claims it records (see :func:`declared_tests_markdown`)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(declared_tests_markdown(notebook)))
 
 
 def write_records(path: Path, records: dict[str, ClaimRecord]) -> None:
