@@ -47,10 +47,21 @@ def test_malformed_registry_is_reported_with_file_and_claim(tmp_path):
 
 
 @pytest.fixture
-def outputs(tmp_path, monkeypatch):
+def outputs_in(tmp_path, monkeypatch):
+    """``outputs_in(profile)``: the Outputs of 01_duplicates in a runner-like run of ``profile``, into tmp_path."""
     monkeypatch.setenv("COMPANION_FIGURES_DIR", str(tmp_path))
     monkeypatch.setenv("COMPANION_OUTPUT_ROOT", str(tmp_path))  # write as the runner does, into tmp_path
-    return Outputs("multiwrite/01_duplicates")
+
+    def make(profile: str) -> Outputs:
+        monkeypatch.setenv("COMPANION_PROFILE", profile)
+        return Outputs("multiwrite/01_duplicates")
+
+    return make
+
+
+@pytest.fixture
+def outputs(outputs_in):
+    return outputs_in("smoke")
 
 
 def test_record_claim_validates_and_round_trips(outputs, tmp_path):
@@ -67,29 +78,151 @@ def test_record_claim_validates_and_round_trips(outputs, tmp_path):
         outputs.record_claim("mw.duplicates", decision, figure="nope")
 
 
-def test_scoreboard_shows_pending_until_recorded_and_prefers_the_primary_notebook(tmp_path, monkeypatch):
+def test_a_smoke_run_records_not_evidence_and_keeps_the_rule_outcome(outputs):
+    record = outputs.record_claim("mw.duplicates", claims.Verdict("partly", "ring 1 copy, mesh 7"))
+    assert record.verdict == "not evidence (smoke)" and record.rule_outcome == "partly"
+    assert not record.counts_as_evidence and record.reason == "ring 1 copy, mesh 7"
+    design = claims.Verdict("by design", "max 1 copy per link in 6 runs", design="allgather.multiwrite_plan")
+    record = outputs.record_claim("mw.eliminates", design)
+    assert record.verdict == "not evidence (smoke)" and record.rule_outcome == "by design"
+    assert record.design == "allgather.multiwrite_plan"
+
+
+@pytest.mark.parametrize("profile", ["default", "full"])
+def test_runs_from_the_declared_evidence_profile_up_record_the_rule_outcome(outputs_in, profile):
+    record = outputs_in(profile).record_claim("mw.duplicates", claims.Verdict("not reproduced", "no copy twice"))
+    assert record.verdict == "not reproduced" == record.rule_outcome and record.counts_as_evidence
+    assert record.conditions["profile"] == profile
+
+
+def test_a_full_evidence_claim_run_in_default_is_not_evidence(outputs_in, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    text = (paths.DATA_DIR / "claims.yaml").read_text()
+    start = text.index("  mw.duplicates:")
+    at = text.index("evidence: default", start)
+    (data / "claims.yaml").write_text(text[:at] + "evidence: full" + text[at + len("evidence: default") :])
+    monkeypatch.setattr(paths, "DATA_DIR", data)
+    assert claims.load_registry()["mw.duplicates"].test.evidence == "full"
+    record = outputs_in("default").record_claim("mw.duplicates", claims.Verdict("reproduced", "mesh 7 copies"))
+    assert record.verdict == "not evidence (default)" and record.rule_outcome == "reproduced"
+    record = outputs_in("full").record_claim("mw.duplicates", claims.Verdict("reproduced", "mesh 7 copies"))
+    assert record.verdict == "reproduced"
+
+
+def test_verdicts_are_validated_where_they_are_made():
+    with pytest.raises(ValueError, match="verdict outcome must be one of"):
+        claims.Verdict("yes", "r")
+    with pytest.raises(ValueError, match="one non-empty line"):
+        claims.Verdict("partly", "two\nlines")
+    with pytest.raises(ValueError, match="names the code"):
+        claims.Verdict("by design", "checked")
+    with pytest.raises(ValueError, match="names the code"):
+        claims.Verdict("partly", "r", design="model.py")
+    assert claims.Verdict("by design", "checked", design="model.py").design == "model.py"
+
+
+def test_records_reject_verdicts_outside_the_vocabulary_and_unkept_rule_outcomes():
+    registry = claims.load_registry()
+    with pytest.raises(ValueError, match="verdict must be one of"):
+        _record("mw.duplicates", "not evidence", "multiwrite/01_duplicates").validate(registry)
+    with pytest.raises(ValueError, match="keeps the rule's outcome"):
+        _record("mw.duplicates", "not evidence (smoke)", "multiwrite/01_duplicates").validate(registry)
+    with pytest.raises(ValueError, match="differs from the verdict"):
+        _record("mw.duplicates", "partly", "multiwrite/01_duplicates", rule_outcome="reproduced").validate(registry)
+    with pytest.raises(ValueError, match="names the code"):
+        _record("mw.eliminates", "by design", "multiwrite/01_duplicates").validate(registry)
+
+
+def _record(claim_id, verdict, notebook, measured=None, unit=None, profile="default", rule_outcome=None, **kwargs):
+    conditions = {"profile": profile, "hardware": "test machine"}
+    return claims.ClaimRecord(
+        claim_id, verdict, "why", notebook, measured or {}, unit, conditions, None, rule_outcome, **kwargs
+    )
+
+
+def test_scoreboard_shows_pending_until_recorded_and_prefers_the_primary_notebook():
     registry = claims.load_registry()
     board = claims.scoreboard(registry, [])
     assert set(board["verdict"]) == {"pending"}
-    assert len(board) == len(registry)
-    secondary = claims.ClaimRecord(
-        "mw.latency_33", "partly", "secondary", "multiwrite/06_sensitivity", {"max_reduction_pct": 20.0}, "%"
-    )
+    assert len(board) == len(registry) and not board["counts_as_evidence"].any()
+    secondary = _record("mw.latency_33", "partly", "multiwrite/06_sensitivity", {"max_reduction": 20.0}, "%")
     board = claims.scoreboard(registry, [secondary]).set_index("claim")
     assert board.loc["mw.latency_33", "verdict"] == "partly"
-    primary = claims.ClaimRecord(
-        "mw.latency_33", "not reproduced", "primary", "multiwrite/05_stress", {"max_reduction_pct": 5.0}, "%"
-    )
+    primary = _record("mw.latency_33", "not reproduced", "multiwrite/05_stress", {"max_reduction": 5.0}, "%")
     board = claims.scoreboard(registry, [secondary, primary]).set_index("claim")
     assert board.loc["mw.latency_33", "verdict"] == "not reproduced"
-    assert board.loc["mw.latency_33", "companion_value"] == "max_reduction_pct = 5 %"
-    assert board.loc["mw.latency_33", "evidence"] == "multiwrite/05_stress, multiwrite/06_sensitivity"
+    assert board.loc["mw.latency_33", "recorded_by"] == "multiwrite/05_stress, multiwrite/06_sensitivity"
     counts = scoreboard.verdict_counts(board.reset_index())
-    assert counts["not reproduced"] == 1 and counts["pending"] == len(registry) - 1
+    assert counts["evidence"]["not reproduced"] == 1
+    assert counts["no evidence"] == {"pending": len(registry) - 1}
+
+
+def test_units_stay_with_their_values_and_intervals_get_their_own_column():
+    registry = claims.load_registry()
+    measured = {"speedup": 1.7, "speedup_ci_low": 1.5, "speedup_ci_high": 1.9, "persons": 20.0}
+    per_value = _record("jcra.speed_78", "partly", "jcra/06_speed", measured, {"speedup": "x"})
+    one_unit = _record("mw.latency_33", "partly", "multiwrite/05_stress", {"p50": 10.0, "p99": 22.0}, "%")
+    board = claims.scoreboard(registry, [per_value, one_unit]).set_index("claim")
+    assert board.loc["jcra.speed_78", "companion_value"] == "speedup = 1.7 x; persons = 20"
+    assert board.loc["jcra.speed_78", "interval"] == "speedup: 1.5 to 1.9 x"
+    assert board.loc["mw.latency_33", "companion_value"] == "p50 = 10%; p99 = 22%"
+    assert board.loc["mw.latency_33", "paper_value"] == "33% latency reduction (max)"  # the abstract, nothing else
+    with pytest.raises(ValueError, match=r"units given for \['speed'\]"):
+        _record("jcra.speed_78", "partly", "jcra/06_speed", measured, {"speed": "x"}).validate(registry)
+    with pytest.raises(ValueError, match="speedup_ci_low and speedup_ci_high must both be given"):
+        _record("jcra.speed_78", "partly", "jcra/06_speed", {"speedup": 1.7, "speedup_ci_low": 1.5}).validate(registry)
+    with pytest.raises(ValueError, match=r"\['throughput_reading'\] are readings of the paper"):
+        _record("jcra.speed_78", "partly", "jcra/06_speed", {"throughput_reading": 1.78}).validate(registry)
+
+
+def test_scoreboard_page_names_profile_hardware_commit_and_groups_evidence():
+    registry = claims.load_registry()
+    records = [
+        _record("mw.duplicates", "reproduced", "multiwrite/01_duplicates", {"copies": 7.0}),
+        _record(
+            "mw.eliminates",
+            "by design",
+            "multiwrite/01_duplicates",
+            design="multiwrite.allgather: one copy per tree edge",
+        ),
+        _record("jcra.speed_78", "not evidence (smoke)", "jcra/06_speed", profile="smoke", rule_outcome="partly"),
+    ]
+    board = claims.scoreboard(registry, records)
+    page = scoreboard.markdown(board, commit="abc123")
     assert (
-        "| mw.latency_33 | 33 % latency reduction (max) | max_reduction_pct = 5 % | not reproduced |"
-        in scoreboard.markdown(board.reset_index())
+        "Profile: default, smoke. Hardware: test machine. Git commit: abc123. 2 of 12 verdicts count as evidence."
+        in page
     )
+    assert "evidence 2 (1 reproduced, 1 by design); no evidence 10 (1 not evidence (smoke), 9 pending)" in page
+    assert "| jcra.speed_78 | 78% faster |  |  | not evidence (smoke) | partly | why |" in page
+    assert "why (by design: multiwrite.allgather: one copy per tree edge)" in page
+    text = scoreboard.counts_text(board)
+    assert text.splitlines()[0] == "evidence: 2" and "no evidence: 10" in text and "  not evidence (smoke): 1" in text
+    fig = scoreboard.figure(board, commit="abc123")
+    assert fig.axes and "Git commit: abc123" in " ".join(t.get_text() for t in fig.axes[0].texts)
+
+
+def test_golden_key_numbers_are_what_a_smoke_run_recording_every_claim_gives():
+    """Every smoke record is 'not evidence (smoke)', whatever its rule decided (timings included)."""
+    registry = claims.load_registry()
+    records = [
+        _record(c.id, "not evidence (smoke)", c.notebook, profile="smoke", rule_outcome=outcome)
+        for c, outcome in zip(registry.values(), ["reproduced", "partly", "not reproduced"] * 4)
+    ]
+    golden = (paths.REPO_ROOT / "tests" / "golden" / "00_claims.txt").read_text()
+    assert scoreboard.counts_text(claims.scoreboard(registry, records)) + "\n" == golden
+
+
+def test_every_verdict_has_a_colour_and_readable_text():
+    from companion import style
+
+    for verdict in (*claims.OUTCOMES, claims.PENDING, "not evidence (smoke)", "not evidence (default)"):
+        assert style.verdict_color(verdict).startswith("#")
+        assert style.verdict_text_color(verdict) in ("black", "white")
+    assert style.verdict_color("not evidence (smoke)") != style.verdict_color("pending")
+    with pytest.raises(ValueError, match="no colour for verdict 'yes'"):
+        style.verdict_color("yes")
 
 
 TEST_BLOCK = (

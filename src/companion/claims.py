@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,16 +106,25 @@ class Claim:
         return (self.notebook, *self.also)
 
 
+CI_LOW, CI_HIGH = "_ci_low", "_ci_high"  # suffixes of a measurement's 95% bounds in a record's `measured`
+_NO_EVIDENCE = re.compile(r"not evidence \((\w+)\)")
+
+
 @dataclass
 class ClaimRecord:
-    """A notebook's verdict on one claim, with the measurements and conditions behind it."""
+    """A notebook's verdict on one claim, with the measurements and conditions behind it.
+
+    ``unit`` is either one unit for every value in ``measured`` or a mapping from a measurement's name
+    to its unit (names left out have none, e.g. counts); bounds ``<name>_ci_low``/``<name>_ci_high``
+    take the unit of ``<name>``.
+    """
 
     claim_id: str
     verdict: str
     reason: str
     notebook: str
     measured: dict[str, float] = field(default_factory=dict)
-    unit: str | None = None
+    unit: str | dict[str, str] | None = None
     conditions: dict[str, Any] = field(default_factory=dict)
     figure: str | None = None
     rule_outcome: str | None = None
@@ -123,22 +133,93 @@ class ClaimRecord:
     def validate(self, registry: dict[str, Claim]) -> None:
         if self.claim_id not in registry:
             raise ValueError(f"unknown claim id {self.claim_id!r}; known ids: {', '.join(sorted(registry))}")
-        if self.verdict not in OUTCOMES and not self.verdict.startswith("not evidence ("):
-            raise ValueError(
-                f"claim {self.claim_id}: verdict must be one of {OUTCOMES} or 'not evidence (<profile>)', "
-                f"got {self.verdict!r}"
-            )
+        where = f"claim {self.claim_id} ({self.notebook})"
+        self._validate_verdict(where)
         if not self.reason or "\n" in self.reason.strip():
-            raise ValueError(f"claim {self.claim_id}: reason must be one non-empty line")
+            raise ValueError(f"{where}: reason must be one non-empty line")
         for name, value in self.measured.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"claim {self.claim_id}: measured[{name!r}] must be a finite number, got {value!r}")
-        for name in self.measured:
-            if name.endswith("_ci_low"):
-                base = name[: -len("_ci_low")]
-                high = self.measured.get(f"{base}_ci_high")
-                if high is None or not self.measured[name] <= high:
-                    raise ValueError(f"claim {self.claim_id}: {name} needs a {base}_ci_high at or above it")
+                raise ValueError(f"{where}: measured[{name!r}] must be a finite number, got {value!r}")
+        readings = set(registry[self.claim_id].readings) & set(self.measured)
+        if readings:
+            raise ValueError(
+                f"{where}: {sorted(readings)} are readings of the paper (data/claims.yaml `readings`), not measurements"
+            )
+        for base in self.intervals():
+            if base not in self.measured:
+                raise ValueError(f"{where}: interval bounds of {base!r} need the estimate measured[{base!r}]")
+        self._validate_unit(where)
+
+    def _validate_verdict(self, where: str) -> None:
+        if self.verdict in OUTCOMES:
+            if self.rule_outcome not in (None, self.verdict):
+                raise ValueError(
+                    f"{where}: rule_outcome {self.rule_outcome!r} differs from the verdict {self.verdict!r}"
+                )
+        elif _NO_EVIDENCE.fullmatch(self.verdict):
+            if self.rule_outcome not in OUTCOMES:
+                raise ValueError(
+                    f"{where}: a {self.verdict!r} record keeps the rule's outcome, got {self.rule_outcome!r}"
+                )
+        else:
+            raise ValueError(
+                f"{where}: verdict must be one of {OUTCOMES} or 'not evidence (<profile>)', got {self.verdict!r}"
+            )
+        if (self.rule_outcome or self.verdict) == "by design" and not self.design:
+            raise ValueError(f"{where}: a 'by design' record names the code that makes it so in `design`")
+
+    def _validate_unit(self, where: str) -> None:
+        if self.unit is None or isinstance(self.unit, str):
+            return
+        if not isinstance(self.unit, dict) or not all(isinstance(u, str) for u in self.unit.values()):
+            raise ValueError(f"{where}: unit must be text or a mapping of measurement name -> unit text")
+        unknown = sorted(set(self.unit) - set(self.estimates()))
+        if unknown:
+            raise ValueError(f"{where}: units given for {unknown}, which are not measured estimates")
+
+    @property
+    def counts_as_evidence(self) -> bool:
+        return self.verdict in OUTCOMES
+
+    def estimates(self) -> dict[str, float]:
+        """The measured values without their interval bounds."""
+        return {k: v for k, v in self.measured.items() if not k.endswith((CI_LOW, CI_HIGH))}
+
+    def intervals(self) -> dict[str, tuple[float, float]]:
+        """``name -> (low, high)`` for every measurement recorded with both bounds (errors if one is missing)."""
+        bases = {k[: -len(s)] for k in self.measured for s in (CI_LOW, CI_HIGH) if k.endswith(s)}
+        found = {}
+        for base in sorted(bases):
+            low, high = self.measured.get(base + CI_LOW), self.measured.get(base + CI_HIGH)
+            if low is None or high is None or not low <= high:
+                raise ValueError(
+                    f"claim {self.claim_id}: {base}{CI_LOW} and {base}{CI_HIGH} must both be given, low <= high"
+                )
+            found[base] = (low, high)
+        return found
+
+    def unit_of(self, name: str) -> str:
+        if isinstance(self.unit, dict):
+            return self.unit.get(name, "")
+        return self.unit or ""
+
+    def values_text(self) -> str:
+        """E.g. ``'speedup = 1.72 x; persons = 20'``: each value with its own unit."""
+        return "; ".join(
+            f"{name} = {_with_unit(value, self.unit_of(name))}" for name, value in self.estimates().items()
+        )
+
+    def intervals_text(self) -> str:
+        """E.g. ``'speedup: 1.51 to 1.93 x'`` (95% bounds)."""
+        return "; ".join(
+            f"{name}: {low:.4g} to {_with_unit(high, self.unit_of(name))}"
+            for name, (low, high) in self.intervals().items()
+        )
+
+
+def _with_unit(value: float, unit: str) -> str:
+    """``'1.7 x'``, ``'33% latency reduction'``, ``'7'``."""
+    return f"{value:.4g}{'' if unit.startswith('%') else ' '}{unit}".rstrip()
 
 
 def load_registry(path: Path | None = None) -> dict[str, Claim]:
@@ -291,17 +372,12 @@ def collect_records(figures_root: Path | None = None) -> list[ClaimRecord]:
     return sorted(records, key=lambda r: (r.claim_id, r.notebook))
 
 
-def _format_measured(record: ClaimRecord) -> str:
-    parts = [f"{name} = {value:.4g}" for name, value in record.measured.items()]
-    text = "; ".join(parts)
-    return f"{text} {record.unit}".strip() if record.unit and text else text
-
-
 def scoreboard(registry: dict[str, Claim], records: list[ClaimRecord]) -> pd.DataFrame:
-    """One row per registered claim: paper value, companion value, verdict, reason, figure.
+    """One row per registered claim: what the abstract says, what was measured, the verdict and why.
 
     The row shows the record of the claim's primary notebook; records from the other notebooks
-    listed for it stand in only when the primary one has not recorded yet.
+    listed for it stand in only when the primary one has not recorded yet. ``paper_value`` holds only
+    what the abstract reports; ``rule_outcome`` is filled for rows that do not count as evidence.
     """
     import pandas as pd  # imported here: the runner reads records on every `make figures`
 
@@ -313,21 +389,26 @@ def scoreboard(registry: dict[str, Claim], records: list[ClaimRecord]) -> pd.Dat
     for claim in registry.values():
         found = {r.notebook: r for r in by_claim.get(claim.id, [])}
         chosen = next((found[nb] for nb in claim.notebooks if nb in found), None)
-        reported = (
-            "" if claim.reported_value is None else f"{claim.reported_value:g} {claim.reported_unit or ''}".strip()
-        )
+        reported = "" if claim.reported_value is None else _with_unit(claim.reported_value, claim.reported_unit or "")
+        evidence = chosen is not None and chosen.counts_as_evidence
         rows.append(
             {
                 "claim": claim.id,
                 "paper": claim.paper,
                 "statement": claim.statement,
                 "paper_value": reported,
-                "companion_value": _format_measured(chosen) if chosen else "",
+                "companion_value": chosen.values_text() if chosen else "",
+                "interval": chosen.intervals_text() if chosen else "",
                 "verdict": chosen.verdict if chosen else PENDING,
+                "rule_outcome": "" if chosen is None or evidence else (chosen.rule_outcome or ""),
+                "counts_as_evidence": evidence,
                 "reason": chosen.reason if chosen else "no notebook has recorded this claim yet",
+                "design": chosen.design if chosen else "",
                 "notebook": chosen.notebook if chosen else claim.notebook,
                 "figure": f"{chosen.notebook}/{chosen.figure}.png" if chosen and chosen.figure else "",
-                "evidence": ", ".join(sorted(found)),
+                "recorded_by": ", ".join(sorted(found)),
+                "profile": str(chosen.conditions.get("profile", "")) if chosen else "",
+                "hardware": str(chosen.conditions.get("hardware", "")) if chosen else "",
             }
         )
     return pd.DataFrame(rows)

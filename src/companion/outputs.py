@@ -77,7 +77,7 @@ class Outputs:
         decision: claims.Verdict | None = None,
         *,
         measured: dict[str, float] | None = None,
-        unit: str | None = None,
+        unit: str | dict[str, str] | None = None,
         conditions: dict[str, Any] | None = None,
         figure: str | None = None,
         verdict: str | None = None,  # TRANSITIONAL: removed once every notebook passes a Verdict
@@ -87,24 +87,24 @@ class Outputs:
 
         ``decision`` comes from a rule function in a wing's ``verdicts.py``. A run below the claim's
         declared evidence profile (every smoke run) is recorded as ``not evidence (<profile>)``,
-        with the rule's outcome kept in ``rule_outcome``.
+        with the rule's outcome kept in ``rule_outcome``. ``unit`` is one unit for every measured
+        value or a mapping ``name -> unit`` (interval bounds ``<name>_ci_low/_ci_high`` take
+        ``name``'s unit).
         """
         if decision is None:
             decision = claims.Verdict(verdict or "", reason or "")
         registry = claims.load_registry()
         if claim_id not in registry:
             raise ValueError(f"unknown claim id {claim_id!r}; known ids: {', '.join(sorted(registry))}")
-        test = registry[claim_id].test
-        evidence = test.evidence if test else "default"
         conditions = {"profile": self.profile, "hardware": hardware.describe(), **(conditions or {})}
-        counts = claims.counts_as_evidence(self.profile, evidence)
+        counts = claims.counts_as_evidence(self.profile, registry[claim_id].test.evidence)
         record = claims.ClaimRecord(
             claim_id=claim_id,
             verdict=decision.outcome if counts else claims.no_evidence(self.profile),
             reason=decision.reason.strip(),
             notebook=self.notebook,
             measured={k: float(v) for k, v in (measured or {}).items()},
-            unit=unit,
+            unit=dict(unit) if isinstance(unit, dict) else unit,
             conditions=conditions,
             figure=figure,
             rule_outcome=decision.outcome,

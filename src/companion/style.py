@@ -49,9 +49,31 @@ VERDICT_COLORS = {
     "reproduced": "#2ca02c",
     "partly": "#a86b00",  # dark amber: white text stays readable on it
     "not reproduced": "#d62728",
+    "inconclusive": "#5b4b8a",  # muted violet: a measurement that cannot decide, neither good nor bad
+    "by design": "#1f6f8b",  # steel blue: holds by construction, checked by a measurement
     "not measurable here": "#7f7f7f",
+    "not evidence": "#dce4ee",  # every 'not evidence (<profile>)': pale, so it never reads as a result
     "pending": "#c7c7c7",
 }
+_LIGHT_VERDICTS = ("not evidence", "pending")  # dark text on these
+
+
+def _verdict_key(verdict: str) -> str:
+    return "not evidence" if verdict.startswith("not evidence (") else verdict
+
+
+def verdict_color(verdict: str) -> str:
+    """The fill colour of a verdict, ``'not evidence (<profile>)'`` included; an unknown verdict raises."""
+    key = _verdict_key(verdict)
+    if key not in VERDICT_COLORS:
+        raise ValueError(f"no colour for verdict {verdict!r}; known: {sorted(VERDICT_COLORS)}")
+    return VERDICT_COLORS[key]
+
+
+def verdict_text_color(verdict: str) -> str:
+    """Black on the pale no-evidence and pending cells, white on the others."""
+    return "black" if _verdict_key(verdict) in _LIGHT_VERDICTS else "white"
+
 
 _FALLBACK_PALETTE = sns.color_palette("tab20", 20).as_hex()
 
