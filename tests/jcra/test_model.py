@@ -27,10 +27,11 @@ def test_output_shapes_through_the_network(tiny_model):
     assert out["keypoints"].shape == (2, q, k, 2)
     assert out["visibility_logits"].shape == (2, q, k)
     assert len(out["aux"]) == config.decoder_layers - 1
-    tokens = sum(-(-64 // s) * -(-80 // s) for s in config.strides)
+    tokens = sum((64 // s) * (96 // s) for s in config.strides)  # 80 px wide, padded to 96 (stride 32)
     assert out["encoder"]["logits"].shape == (2, tokens)
-    assert out["encoder"]["keypoints"].shape == (2, tokens, k, 2)
-    assert out["canvas_size"] == (64, 80)
+    assert out["encoder"]["keypoints"].shape == (2, q, k, 2)  # eval mode: only the chosen tokens' poses
+    assert out["encoder"]["chosen"].shape == (2, q)
+    assert out["canvas_size"] == (64, 96)
     assert ((out["keypoints"] >= 0) & (out["keypoints"] <= 1)).all()
 
 

@@ -47,16 +47,16 @@ def multi_scale_deformable_attention(
             f"value has {tokens} tokens and locations {levels} levels; spatial_shapes {spatial_shapes} disagree"
         )
     value_per_level = value.split([h * w for h, w in spatial_shapes], dim=1)
-    grids = 2 * sampling_locations - 1  # grid_sample wants [-1, 1]
-    sampled = []
+    # One contiguous copy [L, B*H, Lq, P, 2]: grid_sample takes a much slower path on strided grids.
+    grids = (2 * sampling_locations - 1).permute(3, 0, 2, 1, 4, 5).reshape(levels, batch * heads, queries, points, 2)
+    weights = attention_weights.permute(3, 0, 2, 1, 4).reshape(levels, batch * heads, 1, queries, points)
+    output = None
     for level, (h, w) in enumerate(spatial_shapes):
         level_value = value_per_level[level].flatten(2).transpose(1, 2).reshape(batch * heads, head_dim, h, w)
-        level_grid = grids[:, :, :, level].transpose(1, 2).flatten(0, 1)  # [B*H, Lq, P, 2]
-        sampled.append(
-            F.grid_sample(level_value, level_grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        )  # [B*H, Dh, Lq, P]
-    weights = attention_weights.transpose(1, 2).reshape(batch * heads, 1, queries, levels * points)
-    output = (torch.stack(sampled, dim=-2).flatten(-2) * weights).sum(-1)  # [B*H, Dh, Lq]
+        sampled = F.grid_sample(level_value, grids[level], mode="bilinear", padding_mode="zeros", align_corners=False)
+        # [B*H, Dh, Lq, P], weighted and summed level by level: no [..., L*P] stack to allocate.
+        level_output = (sampled * weights[level]).sum(-1)
+        output = level_output if output is None else output + level_output
     return output.view(batch, heads * head_dim, queries).transpose(1, 2).contiguous()
 
 

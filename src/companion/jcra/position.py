@@ -7,6 +7,7 @@ encoding at every level.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -42,3 +43,21 @@ def cell_centres(height: int, width: int, device: torch.device | None = None) ->
     xs = (torch.arange(width, dtype=torch.float32, device=device) + 0.5) / width
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack((grid_x.reshape(-1), grid_y.reshape(-1)), dim=-1)
+
+
+@functools.lru_cache(maxsize=32)
+def multi_scale_encodings(
+    spatial_shapes: tuple[tuple[int, int], ...], dim: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The levels' encodings, cell centres and level indices, concatenated, computed once per shape.
+
+    Returns ``encodings [S, dim]``, ``centres [S, 2]`` and ``levels [S]`` (long) for S = sum(h_l * w_l).
+    Cached: every image of one size has the same ones; made outside inference mode and autograd so
+    the cached tensors serve training and inference alike. Read-only: never modify them in place.
+    """
+    with torch.inference_mode(False), torch.no_grad():
+        encodings = torch.cat([feature_map_encoding(h, w, dim, device) for h, w in spatial_shapes])
+        centres = torch.cat([cell_centres(h, w, device) for h, w in spatial_shapes])
+        sizes = [h * w for h, w in spatial_shapes]
+        levels = torch.arange(len(sizes), device=device).repeat_interleave(torch.tensor(sizes, device=device))
+    return encodings, centres, levels

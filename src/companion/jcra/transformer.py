@@ -248,18 +248,28 @@ class PoseDecoder(nn.Module):
         refine_memory: torch.Tensor,
         refine_shapes: SpatialShapes,
         refine_padding: torch.Tensor | None,
+        keep: int | None = None,
     ) -> list[dict[str, torch.Tensor]]:
         outputs = []
         tgt, reference = content, keypoints
-        for layer, heads, refiner in zip(self.layers, self.heads, self.refiners):
+        last = len(self.layers) - 1
+        for index, (layer, heads, refiner) in enumerate(zip(self.layers, self.heads, self.refiners)):
             query_pos = self.pose_embedding(reference.flatten(2))
             tgt = layer(tgt, query_pos, reference, memory, spatial_shapes, padding_mask)
             logits, coarse_deltas = heads(tgt)
             unsquashed = inverse_sigmoid(reference) + coarse_deltas
+            kept = None
+            if index == last and keep is not None and keep < logits.shape[1]:
+                # Only the best `keep` queries are read: refine those alone (scores precede refinement).
+                kept = logits.topk(keep, dim=1).indices  # [B, keep], best first
+                logits, tgt = logits.gather(1, kept), tgt.gather(1, kept[..., None].expand(-1, -1, tgt.shape[-1]))
+                unsquashed = unsquashed.gather(1, kept[..., None, None].expand(-1, -1, *unsquashed.shape[2:]))
             fine_deltas, visibility = refiner(
                 tgt, torch.sigmoid(unsquashed).detach(), refine_memory, refine_shapes, refine_padding
             )
             refined = torch.sigmoid(unsquashed + fine_deltas)
             outputs.append({"logits": logits, "keypoints": refined, "visibility_logits": visibility})
+            if kept is not None:
+                outputs[-1]["queries"] = kept
             reference = refined.detach()
         return outputs
