@@ -10,7 +10,8 @@ never touch the network). Token t of rank r is the pieces ``(r, t, part)``.
 
 - ``mesh`` (unicast baseline): one write per destination rank with every token it needs, so a
   token with r destination ranks is sent r times.
-- ``multiwrite``: one write per distinct destination set, carrying its tokens once.
+- ``multiwrite``: one write per distinct destination set, carrying its tokens once; the writes
+  go out in mesh's order (sorted by their destinations' shifted positions r+1, r+2, ...).
 - ``group-multicast``: the same sets through group-table multicast (one group per set).
 """
 
@@ -84,7 +85,9 @@ def plan(s: Scenario) -> Plan:
             for t, dests in enumerate(sets[r]):
                 if dests:
                     by_set.setdefault(dests, []).extend(tokens[t])
-            writes = [Write(r, dests, _pack(pieces, grain), kind) for dests, pieces in by_set.items()]
+            # Same order discipline as mesh: by the first destination in shifted order (r+1, r+2, ...).
+            order = sorted(by_set, key=lambda dests: sorted((d - r) % s.ranks for d in dests))
+            writes = [Write(r, dests, _pack(by_set[dests], grain), kind) for dests in order]
         programs.append(writes)
     # S of algbw: the mean receive-buffer size per rank, one copy of each token per destination rank.
     data_bytes = sum(sum(e.values()) for e in expected) / s.ranks

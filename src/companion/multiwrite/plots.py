@@ -8,12 +8,30 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.colors import BoundaryNorm, ListedColormap
 
 from companion import style
 
 MEASURED = style.MEASURED
 ANALYTIC = "analytic model"
 PAPER = style.SOURCE_LABELS["paper"]
+
+
+AXIS_LABELS = {
+    "message_bytes": "message size per rank",
+    "ranks": "ranks",
+    "top_k": "experts per token (top-k)",
+    "tokens_per_rank": "tokens per rank",
+    "issue_overhead_ns": "cost of posting one write (ns)",
+    "skew": "routing skew (Zipf exponent; 0 = uniform)",
+    "percentile": "latency percentile",
+    "grain": "chunks per message",
+}
+
+
+def axis_label(column: str) -> str:
+    """A readable axis label for a frame column (never the raw column name)."""
+    return AXIS_LABELS.get(column, column.replace("_", " "))
 
 
 def _size_label(nbytes: float) -> str:
@@ -30,18 +48,42 @@ def _bytes_axis(ax, values) -> None:
     ax.set_xticklabels([_size_label(t) for t in ticks], rotation=45, ha="right")
 
 
-def link_heatmap(links: pd.DataFrame, value: str, unit_bytes: float, title: str, label: str) -> plt.Figure:
-    """Rows: algorithms; columns: directed links grouped by class; cells: ``value / unit_bytes``."""
+def link_heatmap(
+    links: pd.DataFrame, value: str, unit_bytes: float, title: str, label: str, counts: bool = False
+) -> plt.Figure:
+    """Rows: algorithms; columns: directed links grouped by class; cells: ``value / unit_bytes``.
+
+    ``counts=True`` draws integer counts with one colour per value and 0 in light grey, so that
+    0 (unused), 1 (one copy) and 2+ (duplicates) are told apart at a glance.
+    """
     order = links.sort_values(["link_class", "src", "dst"])["link"].drop_duplicates().tolist()
     table = links.pivot_table(index="algorithm", columns="link", values=value, aggfunc="sum")[order] / unit_bytes
     width = min(18.0, 3.0 + 0.18 * len(order))
-    fig, ax = plt.subplots(figsize=(width, 1.2 + 0.45 * len(table)))
-    sns.heatmap(table, ax=ax, cmap="viridis", cbar_kws={"label": f"{label} ({MEASURED})"}, linewidths=0.2)
-    ax.set_xlabel("directed link")
+    fig, ax = plt.subplots(figsize=(width, 1.6 + 0.45 * len(table)))
+    options = {"cmap": "viridis", "cbar_kws": {"label": f"{label}, {MEASURED}"}}
+    if counts:
+        top = max(2, int(np.nanmax(table.to_numpy())))
+        colours = ["#e6e6e6", *sns.color_palette("rocket_r", top)]
+        options = {
+            "cmap": ListedColormap(colours),
+            "norm": BoundaryNorm(np.arange(-0.5, top + 1.5), len(colours)),
+            "cbar_kws": {"label": f"{label}, {MEASURED}", "ticks": _count_ticks(top)},
+        }
+    sns.heatmap(table, ax=ax, linewidths=0.2, **options)
+    ax.set_xlabel(f"directed link ({len(order)} links, grouped by class)")
     ax.set_ylabel("")
     ax.set_title(title)
-    ax.tick_params(axis="x", labelsize=6)
+    step = max(1, len(order) // 48)  # keep link labels legible: at most about 48 of them
+    ax.set_xticks(np.arange(0, len(order), step) + 0.5)
+    ax.set_xticklabels(order[::step], rotation=90, fontsize=8)
+    ax.tick_params(axis="y", labelsize=9)
     return fig
+
+
+def _count_ticks(top: int) -> list[int]:
+    if top <= 10:
+        return list(range(top + 1))
+    return sorted({0, 1, 2, *np.linspace(0, top, 6).astype(int).tolist()})
 
 
 def latency_lines(
@@ -71,7 +113,7 @@ def latency_lines(
     if log_bytes_x:
         _bytes_axis(ax, frame[x])
     ax.set_yscale("log")
-    ax.set_xlabel(x.replace("_", " "))
+    ax.set_xlabel(axis_label(x))
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=7, ncol=2)
@@ -96,7 +138,7 @@ def reduction_lines(
         )
     if log_bytes_x:
         _bytes_axis(ax, frame[x])
-    ax.set_xlabel(x.replace("_", " "))
+    ax.set_xlabel(axis_label(x))
     ax.set_ylabel("latency reduction vs best unicast (%)")
     ax.set_title(title)
     ax.legend(fontsize=7)
@@ -124,7 +166,7 @@ def grouped_bars(
     ax.set_xticklabels([str(c) for c in categories])
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel(x.replace("_", " "))
+    ax.set_xlabel(axis_label(x))
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=7)
@@ -152,7 +194,7 @@ def tornado(frame: pd.DataFrame, title: str, clip_percent: float = 100.0) -> plt
         )
     spans.sort(key=lambda s: abs(s[2] - s[1]))
     fig, ax = plt.subplots(figsize=(7.5, 0.6 * len(spans) + 1.5))
-    for row, (factor, low, high, _, _) in enumerate(spans):
+    for row, (_factor, low, high, _, _) in enumerate(spans):
         for value, color, label in ((low, "#4c72b0", "low value"), (high, "#dd8452", "high value")):
             shown = max(value, -clip_percent)
             ax.barh(row, shown - default, left=default, color=color, label=label if row == 0 else None)
@@ -214,22 +256,77 @@ def validation_scatter(frame: pd.DataFrame, title: str, tolerance: float = 0.02)
     return fig
 
 
-def convergence(frame: pd.DataFrame, title: str) -> plt.Figure:
-    """Latency vs simulation grain (chunk bytes), relative to the finest grain, per algorithm."""
+def grain_convergence(frame: pd.DataFrame, converged: pd.DataFrame, title: str) -> plt.Figure:
+    """Latency vs simulation grain (chunks per message) per algorithm, the converged grain marked.
+
+    ``frame``: one row per algorithm and grain (``grain``, ``latency_us``); ``converged``: one row
+    per algorithm with the grain :func:`companion.multiwrite.convergence.simulate_converged` chose.
+    """
     fig, ax = plt.subplots()
     for algorithm, group in frame.groupby("algorithm", sort=False):
-        group = group.sort_values("chunk_bytes")
-        finest = float(group["latency_us"].iloc[0])
-        ax.plot(
-            group["chunk_bytes"],
-            100 * (group["latency_us"] / finest - 1),
-            marker="o",
-            color=style.method_color(algorithm),
-            label=f"{algorithm} ({MEASURED})",
-        )
-    _bytes_axis(ax, frame["chunk_bytes"])
-    ax.set_xlabel("simulated chunk (bytes; the packet MTU is the finest grain)")
-    ax.set_ylabel("latency change vs finest grain (%)")
+        group = group.sort_values("grain")
+        color = style.method_color(algorithm)
+        ax.plot(group["grain"], group["latency_us"], marker="o", color=color, label=f"{algorithm} ({MEASURED})")
+        chosen = converged[converged["algorithm"] == algorithm]
+        ax.scatter(chosen["grain"], chosen["latency_us"], s=160, facecolors="none", edgecolors=color, linewidths=2)
+    ax.scatter([], [], s=160, facecolors="none", edgecolors="black", label="converged grain (< 1% change)")
+    ax.set_xscale("log", base=2)
+    ticks = sorted(set(frame["grain"]))
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([str(t) for t in ticks])
+    ax.set_xlabel("chunks per message (simulation grain; finest = one MTU packet per chunk)")
+    ax.set_ylabel("operator latency (us)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def setup_break_even(frame: pd.DataFrame, assumed_us: float, title: str) -> plt.Figure:
+    """Group multicast's mean latency over MultiWrite's vs the per-group setup cost, one line per top-k.
+
+    ``frame``: ``top_k``, ``group_setup_us``, ``latency_ratio``. Above 1 group multicast is slower.
+    """
+    fig, ax = plt.subplots()
+    for top_k, group in frame.groupby("top_k"):
+        group = group.sort_values("group_setup_us")
+        ax.plot(group["group_setup_us"], group["latency_ratio"], marker="o", label=f"top-{top_k} ({MEASURED})")
+    ax.axhline(1.0, color="black", linewidth=0.8, label="break-even (equal latency)")
+    ax.axvline(assumed_us, color="grey", linestyle=":", label=f"companion's assumed {assumed_us:g} us (not measured)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("control-plane setup cost per new group (us, assumed)")
+    ax.set_ylabel("group multicast latency / MultiWrite latency")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def reduction_cells(cells: pd.DataFrame, reading: float, title: str) -> plt.Figure:
+    """MultiWrite's reduction per grid cell (size x percentile) with its 95% interval, against the
+    best unicast algorithm there; the paper's "up to" reading as a dotted line.
+
+    ``cells``: ``message_bytes``, ``percentile``, ``reduction``, ``reduction_ci_low``, ``reduction_ci_high``.
+    """
+    fig, ax = plt.subplots()
+    sizes = sorted(cells["message_bytes"].unique())
+    percentiles = sorted(cells["percentile"].unique())
+    width = 0.8 / len(percentiles)
+    for i, percentile in enumerate(percentiles):
+        part = cells[cells["percentile"] == percentile].set_index("message_bytes").reindex(sizes)
+        x = np.arange(len(sizes)) + (i - (len(percentiles) - 1) / 2) * width
+        errors = [
+            100 * (part["reduction"] - part["reduction_ci_low"]),
+            100 * (part["reduction_ci_high"] - part["reduction"]),
+        ]
+        ax.bar(x, 100 * part["reduction"], width, yerr=errors, capsize=3, label=f"p{percentile:g} ({MEASURED}, 95% CI)")
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.axhline(
+        100 * reading, color=style.method_color("paper"), linestyle=":", label=f"up to {100 * reading:g}% ({PAPER})"
+    )
+    ax.set_xticks(np.arange(len(sizes)))
+    ax.set_xticklabels([_size_label(m) for m in sizes])
+    ax.set_xlabel(axis_label("message_bytes"))
+    ax.set_ylabel("latency reduction vs best unicast (%)")
     ax.set_title(title)
     ax.legend(fontsize=7)
     return fig

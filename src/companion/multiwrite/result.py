@@ -36,6 +36,9 @@ class RunResult:
     group_fallbacks: int = 0
     group_table_max_entries: int = 0
     notes: dict[str, Any] = field(default_factory=dict)
+    grain: int | None = None  # chunks per (largest) message, set by convergence.simulate_converged
+    grain_change: float | None = None  # relative latency change at the last grain doubling
+    grain_stop: str = ""  # why refinement stopped: converged, packet grain, grain cap
 
     @property
     def latency_us(self) -> float:
@@ -57,6 +60,9 @@ class RunResult:
             "wall_s": self.wall_s,
             "events_per_s": self.events / self.wall_s if self.wall_s > 0 else None,
             "writes_posted": self.writes_posted,
+            "grain": self.grain,
+            "grain_change": self.grain_change,
+            "grain_stop": self.grain_stop,
             "group_setups": self.group_setups,
             "group_fallbacks": self.group_fallbacks,
             "group_table_max_entries": self.group_table_max_entries,

@@ -5,7 +5,8 @@ for each variant the reduction of MultiWrite against the best unicast algorithm 
 among ring, mesh, hierarchical) is measured at each message size. The factors are the
 mechanisms ``shared/papers/multiwrite.md`` lists: per-write issue cost, an engine shared between
 sending and receiving, duplicates over an oversubscribed shared link, replication cost in the
-switch, header overhead (and the MTU that sets how often it is paid).
+switch, header overhead (and the MTU that sets how often it is paid), and how equal-cost spines
+are chosen (the same rule for unicast and multicast; per-flow hashing can collide large flows).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ FACTORS: dict[str, tuple[Any, Any]] = {
     "switch_replication_GBps": (56.0, math.inf),
     "header_bytes": (16, 256),
     "mtu_bytes": (1024, 8192),
+    "path_selection": ("source", "ecmp-hash"),
 }
 
 

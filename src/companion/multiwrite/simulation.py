@@ -63,7 +63,9 @@ class Simulation:
                     count += 1
         except EmptySchedule:
             if until is not None and not until.processed:
-                raise RuntimeError("the simulation ran out of events before the operation completed (a deadlock)")
+                raise RuntimeError(
+                    "the simulation ran out of events before the operation completed (a deadlock)"
+                ) from None
         self.events += count
         return count
 

@@ -18,12 +18,23 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from companion import stats
 from companion.cache import cached_frame
 from companion.multiwrite import allgather
+from companion.multiwrite.convergence import simulate_converged
 from companion.multiwrite.operation import Operation, Plan, Write
 from companion.multiwrite.scenario import Scenario
 from companion.multiwrite.simulation import Simulation
-from companion.multiwrite.sweeps import code_version, run_all
+from companion.multiwrite.sweeps import UNICAST, code_version, run_all
+
+# Where the workload's defaults come from. None is from the MultiWrite paper, which gives no workload.
+ASSUMPTIONS = {
+    "sizes_bytes": "4 KiB, 64 KiB, 1 MiB per rank: latency- to bandwidth-bound AllGathers (mw.latency_33's grid)",
+    "start_jitter_us": "2 us uniform start skew per rank and operation: an assumption (ranks leave compute unevenly)",
+    "gap_us": "1 us between operations of one segment: an assumption (back-to-back operators)",
+    "background_load": "0.2 of every rank link's bandwidth as Poisson unicast writes: an assumption (other jobs)",
+    "background_bytes": "the largest message size: background writes as large as the operators' own",
+}
 
 
 @dataclass(frozen=True)
@@ -167,3 +178,89 @@ def reductions(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _quantile_reduction(q: float, candidate: np.ndarray, *baselines: np.ndarray) -> float:
+    """1 - quantile(candidate) / the lowest quantile among the baselines."""
+    return 1.0 - np.quantile(candidate, q) / min(np.quantile(b, q) for b in baselines)
+
+
+def reduction_intervals(
+    frame: pd.DataFrame,
+    percentiles: list[float],
+    baselines: tuple[str, ...],
+    candidate: str = "multiwrite",
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Per message size and percentile: ``candidate``'s reduction against the best baseline there,
+    with a 95% bootstrap interval over operations (each algorithm's operations resampled; the best
+    baseline is chosen again in every resample), and the reduction against mesh beside it.
+    """
+    rows = []
+    for size, part in frame.groupby("message_bytes"):
+        samples = {a: part.loc[part["algorithm"] == a, "latency_us"].to_numpy() for a in (candidate, *baselines)}
+        for percentile in percentiles:
+            q = percentile / 100
+            at_q = {a: float(np.quantile(samples[a], q)) for a in baselines}
+            best = min(at_q, key=at_q.get)
+            interval = stats.bootstrap_interval(
+                lambda c, *b, q=q: _quantile_reduction(q, c, *b),
+                samples[candidate],
+                *(samples[a] for a in baselines),
+                seed=seed,
+            )
+            candidate_us = float(np.quantile(samples[candidate], q))
+            rows.append(
+                {
+                    "message_bytes": int(size),
+                    "percentile": percentile,
+                    "operations": len(samples[candidate]),
+                    "candidate_us": candidate_us,
+                    "best_baseline": best,
+                    "best_baseline_us": at_q[best],
+                    "reduction": interval.estimate,
+                    "reduction_ci_low": interval.low,
+                    "reduction_ci_high": interval.high,
+                    "mesh_us": at_q.get("mesh", np.nan),
+                    "reduction_vs_mesh": 1.0 - candidate_us / at_q["mesh"] if "mesh" in at_q else np.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def cell_label(size: int, percentile: float) -> str:
+    """A grid cell's name in verdict reasons, e.g. ``p99 at 64 KiB``."""
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"p{percentile:g} at {size / scale:g} {unit}"
+    return f"p{percentile:g} at {size} B"
+
+
+def converged_grain(base: Scenario, algorithms: list[str], sizes: list[int]) -> tuple[int, float]:
+    """The finest converged grain (chunks per message) over single AllGathers of every algorithm and
+    size on ``base``'s fabric (no background), and the largest last-doubling change among them."""
+    grains = [simulate_converged(base.with_(algorithm=a, message_bytes=m))[1] for a in algorithms for m in sizes]
+    changes = [g.change for g in grains if g.change is not None]
+    return max(g.chunks_per_message for g in grains), max(changes, default=0.0)
+
+
+# Scenario fields a stress run sets on purpose (the fabric it runs on and the grain it converged to).
+_RUN_FIELDS = {"algorithm", "topology", "ranks", "message_bytes", "chunk_bytes", "max_chunks_per_message", "seed"}
+
+
+def deviations(base: Scenario, sizes: list[int], algorithms: list[str]) -> list[str]:
+    """How a stress run departs from the ASSUMPTIONS scenario (8 ranks per node, sizes up to 1 MiB,
+    every unicast baseline, default parameters), one phrase each; empty when it does not."""
+    found = []
+    if base.node_ranks != 8:
+        found.append(f"{base.node_ranks} ranks per node (ASSUMPTIONS: 8 NPUs per server)")
+    if max(sizes) < 1 << 20:
+        found.append(f"largest size {max(sizes)} B (the grid goes to 1 MiB)")
+    missing = [a for a in UNICAST if a not in algorithms]
+    if missing:
+        found.append(f"baselines without {', '.join(missing)}")
+    defaults = Scenario()
+    for name, value in asdict(base).items():
+        if name not in _RUN_FIELDS and value != getattr(defaults, name) and name != "ranks_per_node":
+            found.append(f"{name} = {value} (default {getattr(defaults, name)})")
+    return found

@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import asdict
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,8 @@ import pandas as pd
 
 from companion.cache import cached_frame
 from companion.hashing import sha256_files
-from companion.multiwrite import analytic
+from companion.multiwrite import analytic, flow
+from companion.multiwrite.convergence import at_grain, simulate_converged
 from companion.multiwrite.scenario import MULTICAST_ALGORITHMS, Scenario
 from companion.multiwrite.simulation import simulate
 
@@ -45,16 +46,24 @@ def grid(base: Scenario, **axes: Iterable[Any]) -> list[Scenario]:
     return [base.with_(**dict(zip(names, values))) for values in itertools.product(*(list(axes[n]) for n in names))]
 
 
-def measure(scenario: Scenario) -> dict[str, Any]:
-    """One row: the scenario's fields, the simulator's results and the analytic model's."""
-    result = simulate(scenario)
-    prediction = analytic.predict(scenario)
+def measure(scenario: Scenario, converge: bool = True) -> dict[str, Any]:
+    """One row: the scenario's fields, the simulator's results (at a converged grain, see
+    :mod:`companion.multiwrite.convergence`; ``converge=False``: the scenario's own grain) and the
+    analytic model's prediction at the grain used."""
+    if scenario.model == "flow":  # fluid flows: no grain to converge; the analytic model is not run at scale
+        result, used, converge = flow.simulate(scenario), scenario, False
+    elif converge:
+        result, grain = simulate_converged(scenario)
+        used = at_grain(scenario, grain.chunks_per_message)
+    else:
+        result, used = simulate(scenario), scenario
+    prediction = analytic.predict(used) if scenario.model == "packet" else None
     links = result.links
     return {
         **asdict(scenario),
         "latency_us": result.latency_us,
-        "analytic_latency_us": prediction.latency_us,
-        "analytic_bottleneck": prediction.bottleneck,
+        "analytic_latency_us": prediction.latency_us if prediction else math.nan,
+        "analytic_bottleneck": prediction.bottleneck if prediction else "",
         "algbw_GBps": result.algbw_GBps,
         "busbw_GBps": result.busbw_GBps,
         "max_link_duplication": result.max_link_duplication,
@@ -64,6 +73,9 @@ def measure(scenario: Scenario) -> dict[str, Any]:
         "max_queue_bytes": int(links["max_queue_bytes"].max()),
         "p99_completion_us": float(pd.Series(result.rank_completion_s).quantile(0.99) * 1e6),
         "writes_posted": result.writes_posted,
+        "grain": result.grain if converge else used.max_chunks_per_message,
+        "grain_change": result.grain_change if converge and result.grain_change is not None else math.nan,
+        "grain_stop": result.grain_stop if converge else ("flow model" if scenario.model == "flow" else "fixed"),
         "group_setups": result.group_setups,
         "group_fallbacks": result.group_fallbacks,
         "group_table_max_entries": result.group_table_max_entries,
@@ -84,17 +96,22 @@ def run_all(function: Callable, items: list, executor: Executor | None = None, m
 
 
 def sweep(
-    scenarios: list[Scenario], name: str = "mw_sweep", executor: Executor | None = None, max_workers: int = 2
+    scenarios: list[Scenario],
+    name: str = "mw_sweep",
+    executor: Executor | None = None,
+    max_workers: int = 2,
+    converge: bool = True,
 ) -> pd.DataFrame:
-    """One row per scenario (see :func:`measure`), computed once and cached."""
+    """One row per scenario (see :func:`measure`; ``converge=False`` keeps each scenario's own
+    grain, for grain studies), computed once and cached."""
     if not scenarios:
         raise ValueError("sweep: no scenarios given")
-    key = {"code": code_version(), "scenarios": [asdict(s) for s in scenarios]}
+    key = {"code": code_version(), "converge": converge, "scenarios": [asdict(s) for s in scenarios]}
     # Slow scenarios first, so that a pool's last worker does not start the biggest job last.
     order = sorted(range(len(scenarios)), key=lambda i: -_cost(scenarios[i]))
 
     def compute() -> pd.DataFrame:
-        rows = run_all(measure, [scenarios[i] for i in order], executor, max_workers)
+        rows = run_all(partial(measure, converge=converge), [scenarios[i] for i in order], executor, max_workers)
         by_index = dict(zip(order, rows))
         return pd.DataFrame([by_index[i] for i in range(len(scenarios))])
 
@@ -135,6 +152,8 @@ def reduction(
             reduction=1.0 - ours_us / float(best["latency_us"]),
             reduction_vs_mesh=(1.0 - ours_us / float(mesh["latency_us"].iloc[0])) if not mesh.empty else math.nan,
         )
+        if "grain_change" in group:  # the residual grain error of both runs (see convergence.grain_band)
+            row.update(grain_change=float(ours["grain_change"].iloc[0]), best_grain_change=float(best["grain_change"]))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -149,8 +168,11 @@ def link_class(src: str, dst: str) -> str:
 
 
 def measure_links(scenario: Scenario) -> pd.DataFrame:
-    """Per-link traffic of one run, with the scenario's algorithm and topology."""
-    links = simulate(scenario).links.copy()
+    """Per-link traffic of one run, with the scenario's algorithm and topology. Byte and copy
+    counts do not depend on the simulation grain, so the scenario's own grain is used."""
+    result = simulate(scenario)
+    links = result.links.copy()
+    links["delivered_ok"] = result.delivered_ok
     links.insert(0, "algorithm", scenario.algorithm)
     links.insert(1, "topology", scenario.topology)
     links.insert(2, "collective", scenario.collective)

@@ -5,21 +5,28 @@ Nodes are strings: ranks ``r0 .. r{N-1}``, switches ``sw`` (star), ``leaf{i}`` a
 with its own ``bandwidth_Bps`` and ``latency_s`` (latency includes the forwarding latency of the
 switch the edge enters).
 
-Routing is shortest path. Where several next hops tie (a leaf's uplinks to the spines), the
-choice is deterministic and balanced: candidate ``(src * N + dst) mod k`` for a unicast flow
-(with k spines dividing N this is ``dst mod k``: traffic to one rank always crosses the same
-spine, as in a rail-optimised fabric, and a leaf's uplinks share its traffic evenly) and
-``src mod k`` for a multicast tree, so that every branch of one tree takes the same spine and
-the union of its paths is a tree.
+Routing is shortest path. Where several next hops tie (a leaf's uplinks to the spines), one
+policy (``Scenario.path_selection``) picks for unicast and multicast alike, per flow: a flow is
+a source and its destination set (one rank for a unicast write, the whole set for a MultiWrite
+or a group), and all its packets take one path, so a multicast flow's branches share their first
+hops and the union of its paths is a tree.
+
+- ``source`` (default): candidate ``src mod k`` for every flow: a rank's traffic always crosses
+  the same spine, which balances a leaf's uplinks when every rank sends alike and gives unicast
+  and multicast the same paths (neither gains from spine choice).
+- ``ecmp-hash``: candidate ``crc32(flow) mod k``, per-flow ECMP hashing as commodity switches do
+  (hash-threshold ECMP, RFC 2992; multicast trees hashed on source and group, as ECMP multipath
+  for multicast does). Hash collisions can put several large flows on one uplink.
 """
 
 from __future__ import annotations
 
+import zlib
 from functools import lru_cache
 
 import networkx as nx
 
-from companion.multiwrite.scenario import Scenario
+from companion.multiwrite.scenario import PATH_SELECTIONS, Scenario
 
 
 def rank_node(rank: int) -> str:
@@ -29,9 +36,12 @@ def rank_node(rank: int) -> str:
 class Topology:
     """A directed graph of ranks and switches plus the routing over it."""
 
-    def __init__(self, graph: nx.DiGraph, ranks: int):
+    def __init__(self, graph: nx.DiGraph, ranks: int, path_selection: str = "source"):
+        if path_selection not in PATH_SELECTIONS:
+            raise ValueError(f"path_selection must be one of {PATH_SELECTIONS}, got {path_selection!r}")
         self.graph = graph
         self.ranks = ranks
+        self.path_selection = path_selection
         self.rank_nodes = [rank_node(r) for r in range(ranks)]
         self.switches = sorted(n for n in graph.nodes if not graph.nodes[n].get("rank", False))
         # hops[dst][node]: shortest hop count from node to rank dst (links are symmetric).
@@ -52,8 +62,14 @@ class Topology:
             nodes.append(node)
         return nodes
 
+    def flow(self, src: int, dests: tuple[int, ...]) -> int:
+        """The equal-cost choice of the flow from ``src`` to ``dests`` (see the module docstring)."""
+        if self.path_selection == "source":
+            return src
+        return zlib.crc32(f"{src}>{','.join(map(str, dests))}".encode())
+
     def unicast_path(self, src: int, dst: int) -> list[str]:
-        return self.path(src, dst, flow=src * self.ranks + dst)
+        return self.path(src, dst, flow=self.flow(src, (dst,)))
 
     def multicast_tree(self, src: int, dests: tuple[int, ...]) -> dict[str, tuple[str, ...]]:
         """Children of each node on the tree from ``src`` to every rank in ``dests``.
@@ -62,8 +78,9 @@ class Topology:
         """
         parent: dict[str, str] = {}
         children: dict[str, list[str]] = {}
+        flow = self.flow(src, dests)
         for dst in dests:
-            nodes = self.path(src, dst, flow=src)
+            nodes = self.path(src, dst, flow=flow)
             for upstream, downstream in zip(nodes, nodes[1:]):
                 known = parent.setdefault(downstream, upstream)
                 if known != upstream:
@@ -109,4 +126,4 @@ def build(scenario: Scenario) -> Topology:
                     _add_link(graph, f"leaf{leaf}", f"spine{spine}", scenario.uplink_Bps, into_switch_s, into_switch_s)
     else:  # Scenario validation makes this unreachable; kept as a guard for direct callers
         raise ValueError(f"topology: unknown {scenario.topology!r}")
-    return Topology(graph, scenario.ranks)
+    return Topology(graph, scenario.ranks, scenario.path_selection)
