@@ -67,3 +67,23 @@ def test_exactly_one_parameters_cell_is_required(tmp_path):
     path = write_notebook(tmp_path / "two.ipynb", "a: int = 1", ["b: int = 2"], tags_per_cell={0: ["parameters"]})
     with pytest.raises(ParameterError, match="exactly one code cell tagged 'parameters', found 2"):
         declared_parameters(path)
+
+
+def test_path_parameters_are_checked_before_anything_runs_and_named(tmp_path):
+    notebook = write_notebook(
+        tmp_path / "02_x.ipynb",
+        'profile: str = "smoke"\ncoco_root: str = ""\ncrowdpose_checkpoint: str = ""',
+        [],
+    )
+    assert validate(notebook, {"coco_root": ""}) == {"coco_root": ""}, "empty: the notebook skips that part"
+    with pytest.raises(ParameterError, match=r"parameter 'coco_root' = '/nonexistent/coco': no such folder; expected"):
+        validate(notebook, {"coco_root": "/nonexistent/coco"})
+    coco = tmp_path / "coco"
+    (coco / "val2017").mkdir(parents=True)
+    with pytest.raises(ParameterError, match=r"missing annotations/person_keypoints_val2017.json"):
+        validate(notebook, {"coco_root": str(coco)})
+    (coco / "annotations").mkdir()
+    (coco / "annotations" / "person_keypoints_val2017.json").write_text("{}")
+    assert validate(notebook, {"coco_root": str(coco)})
+    with pytest.raises(ParameterError, match=r"'crowdpose_checkpoint' = .*: no such file; expected a checkpoint"):
+        validate(notebook, {"crowdpose_checkpoint": str(tmp_path / "none.pt")})

@@ -1,18 +1,18 @@
 """What a notebook produces: figures, tables and claim verdicts, all in one folder.
 
     out = Outputs("multiwrite/01_duplicates")
-    out.figure(fig, "per_link_bytes", data=frame)   # PNG + PDF + CSV
+    out.figure(fig, "per_link_bytes", data=frame)   # shown here; PNG + PDF + CSV saved
     out.table(frame, "summary")                     # CSV + Markdown
+    out.glue("duplicate_ratio", ratio)              # a number the prose quotes: {glue:text}`duplicate_ratio`
     out.record_claim("mw.duplicates", verdicts.duplicates(...), measured=...)
 
-Files go to ``<output root>/<notebook name>/``; the output root is ``figures/`` when a notebook
-runs by hand and a staging folder when ``make figures`` runs it (the runner publishes the folder
-only when the whole notebook succeeded).
+Files go to ``<output root>/<notebook name>/``. Under ``make figures`` the output root is the
+runner's staging tree (published only when the whole notebook succeeded); a notebook run by hand
+writes to ``build/scratch/`` and never touches published outputs (see :mod:`companion.session`).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from companion import claims, hardware, paths, style, tables
+from companion import claims, hardware, session, style, tables
 from companion.atomic import write_text
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -32,29 +32,60 @@ def _check_name(kind: str, name: str) -> None:
 
 
 class Outputs:
-    """The output folder of one notebook (``notebook`` is e.g. ``"jcra/02_train_eval"``)."""
+    """The output folder of one notebook (``notebook`` is e.g. ``"jcra/02_train_eval"``).
+
+    Created in the notebook's first code cell: it settles the run's profile and parameters
+    (:func:`companion.session.start`, which also checks path parameters) before any work starts.
+    """
 
     def __init__(self, notebook: str):
         parts = notebook.split("/")
         for part in parts:
             _check_name("notebook", part)
         self.notebook = notebook
-        self.dir = paths.output_root() / notebook
+        self.session = session.start(notebook, session.notebook_namespace())
+        self.profile = self.session.profile
+        self.dir = self.session.output_root / notebook
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.profile = os.environ.get("COMPANION_PROFILE", "smoke")
+        self._figures = 0
+        if not self.session.by_runner:
+            print(self.session.describe())
         style.apply()
 
-    def figure(self, fig: plt.Figure, name: str, data: pd.DataFrame, close: bool = True) -> list[Path]:
-        """Save ``fig`` as PNG and PDF plus ``data`` (the numbers it shows) as CSV."""
+    def figure(
+        self, fig: plt.Figure, name: str, data: pd.DataFrame, close: bool = True, caption: str | None = None
+    ) -> None:
+        """Save ``fig`` as PNG and PDF plus ``data`` (the numbers it shows) as CSV, and show it here.
+
+        The notebook shows the saved PNG (so the book shows exactly the published file) with a
+        caption: ``caption``, else the figure's title.
+        """
         _check_name("figure", name)
         if not isinstance(data, pd.DataFrame) or data.empty:
             raise ValueError(f"figure {name!r}: data must be the non-empty DataFrame behind the figure")
         stem = self.dir / name
-        written = style.save_figure(fig, stem)
+        style.save_figure(fig, stem)
         write_text(stem.with_suffix(".csv"), data.to_csv(index=False, lineterminator="\n"))
+        self._figures += 1
+        _show_png(stem.with_suffix(".png").read_bytes(), self._caption(fig, name, caption))
         if close:
             plt.close(fig)
-        return [*written, stem.with_suffix(".csv")]
+
+    def _caption(self, fig: plt.Figure, name: str, caption: str | None) -> str:
+        text = caption or style.figure_title(fig)
+        where = f"`{name}` (PNG, PDF and the CSV of its numbers, in the notebook's output folder)"
+        return f"**Figure {self._figures}.** {text + ' ' if text else ''}File {where}."
+
+    def glue(self, name: str, value: Any) -> None:
+        """Make ``value`` quotable in the notebook's prose as ``{glue:text}`name``` (``myst_nb.glue``).
+
+        Numbers in Markdown come from the run this way, never typed by hand; print the value too
+        where a reader in JupyterLab needs it (Lab shows the role, the book shows the number).
+        """
+        from myst_nb import glue
+
+        _check_name("glue", name)
+        glue(name, value, display=False)
 
     def table(self, frame: pd.DataFrame, name: str, caption: str | None = None) -> list[Path]:
         """Save a table as CSV and Markdown."""
@@ -67,9 +98,9 @@ class Outputs:
         return write_text(self.dir / name, content)
 
     def root_text(self, name: str, content: str) -> Path:
-        """Save a file at the top of the figures tree (the scoreboard's ``claims.md``)."""
+        """Save a file at the top of the output tree (the scoreboard's ``claims.md``)."""
         _check_name("text", name)
-        return write_text(paths.output_root() / name, content)
+        return write_text(self.session.output_root / name, content)
 
     def record_claim(
         self,
@@ -118,3 +149,19 @@ class Outputs:
         records[claim_id] = record
         claims.write_records(path, records)
         return record
+
+
+def _png_width(png: bytes) -> int:
+    """Pixel width from the PNG header (IHDR)."""
+    return int.from_bytes(png[16:20], "big")
+
+
+def _show_png(png: bytes, caption: str) -> None:
+    """Display a PNG and its Markdown caption in the running notebook (nothing outside IPython)."""
+    if session.notebook_namespace() is None:
+        return
+    from IPython.display import Image, Markdown, display
+
+    # saved at style.DPI, shown at the screen's 100 dpi so text keeps its printed size
+    display(Image(data=png, format="png", width=round(_png_width(png) * 100 / style.DPI)))
+    display(Markdown(caption))

@@ -8,6 +8,8 @@ A parameters cell is a list of typed assignments with optional constraint commen
 
 papermill alone accepts any name and any value; :func:`validate` stops a run that passes an
 unknown name, a wrong type or a value outside its range or choices, naming what is allowed.
+Parameters that name data on disk (:data:`PATH_PARAMETERS`) are checked for existence and for the
+files they must contain, so a wrong path fails before any training starts, naming the parameter.
 """
 
 from __future__ import annotations
@@ -30,6 +32,59 @@ _CHOICES = re.compile(r"choices:\s*(?P<choices>.+)$")
 
 class ParameterError(ValueError):
     """A parameter that the notebook does not declare, or a value it does not allow."""
+
+
+@dataclass(frozen=True)
+class PathParameter:
+    """What a path-valued parameter must point at; an empty value means "not given: skip that part".
+
+    ``contains`` lists entries that must exist inside a folder (a trailing ``/`` marks a folder).
+    """
+
+    what: str
+    kind: str = "dir"  # "dir" or "file"
+    contains: tuple[str, ...] = ()
+
+    def problem(self, value: str) -> str | None:
+        """Why ``value`` does not fit, or None."""
+        path = Path(value).expanduser()
+        if self.kind == "file":
+            return None if path.is_file() else "no such file"
+        if not path.is_dir():
+            return "no such folder"
+        missing = [entry for entry in self.contains if not _entry_exists(path, entry)]
+        return f"missing {', '.join(missing)}" if missing else None
+
+
+def _entry_exists(folder: Path, entry: str) -> bool:
+    target = folder / entry.rstrip("/")
+    return target.is_dir() if entry.endswith("/") else target.is_file()
+
+
+# Every notebook parameter that names data on disk, by name (the same name means the same thing in
+# every notebook that declares it).
+PATH_PARAMETERS = {
+    "coco_root": PathParameter(
+        "a COCO 2017 folder", contains=("annotations/person_keypoints_val2017.json", "val2017/")
+    ),
+    "crowdpose_root": PathParameter("a CrowdPose folder", contains=("json/", "images/")),
+    "crowdpose_checkpoint": PathParameter("a checkpoint file (.pt) trained on CrowdPose", kind="file"),
+}
+
+
+def check_paths(values: dict[str, Any], where: str) -> None:
+    """Raise ParameterError for the first path parameter in ``values`` that is set and does not fit."""
+    for name, spec in PATH_PARAMETERS.items():
+        value = values.get(name)
+        if not value:
+            continue
+        problem = spec.problem(str(value))
+        if problem:
+            expected = f" containing {' and '.join(spec.contains)}" if spec.contains else ""
+            raise ParameterError(
+                f"{where}: parameter {name!r} = {value!r}: {problem}; expected {spec.what}{expected} "
+                f"(leave {name} empty to skip it)"
+            )
 
 
 @dataclass(frozen=True)
@@ -132,4 +187,5 @@ def validate(notebook_path: Path, values: dict[str, Any]) -> dict[str, Any]:
             known = ", ".join(sorted(declared)) or "none"
             raise ParameterError(f"{notebook_path}: unknown parameter {name!r}; the notebook declares: {known}")
         declared[name].check(value, str(notebook_path))
+    check_paths(values, str(notebook_path))
     return values

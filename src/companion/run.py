@@ -1,10 +1,13 @@
 """The notebook pipeline behind ``make figures``.
 
 For each notebook under ``notebooks/`` (``00_claims`` last): take the profile's parameters,
-validate them against the notebook's ``parameters`` cell, skip the notebook when nothing it
-depends on changed and its outputs exist, else execute it with papermill into a staging folder
-and publish the folder only when the whole notebook succeeded. Every published file goes into
-``figures/manifest.json`` with its provenance.
+validate them against the notebook's ``parameters`` cell (path parameters included), skip the
+notebook when nothing it depends on changed and its outputs exist, else execute it with papermill
+into a staging folder and publish the folder only when the whole notebook succeeded. Only the
+runner publishes, and each profile into its own tree (``paths.published_dir``: ``figures/`` for
+default, ``build/figures-smoke/``, ``figures-full/``), each with its ``manifest.json`` of every
+published file and its provenance. Ctrl-C stops the running notebooks, publishes nothing and keeps
+their partial executed notebooks under ``build/partial/<profile>/``.
 
     python -m companion.run --profile default [--only multiwrite/02_latency] [--jobs 2] [--force]
 """
@@ -17,19 +20,20 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from companion import claims, deps, manifest, params, paths, profiles
+from companion import claims, deps, manifest, params, paths, profiles, progress
 from companion.atomic import write_text
 from companion.hashing import sha256_file, sha256_files, sha256_json
 from companion.nbfile import read_cells, tags
@@ -37,6 +41,7 @@ from companion.nbfile import read_cells, tags
 CLAIMS_NOTEBOOK = "00_claims"
 EXCLUDED_FOLDERS = {"exercises", ".ipynb_checkpoints"}
 HEARTBEAT_SECONDS = 30.0
+INTERRUPT_GRACE_SECONDS = 20.0  # papermill saves the partial notebook and stops its kernel
 STATE_DIR = ".state"
 STAGING_DIR = ".staging"
 
@@ -121,12 +126,32 @@ def plan(
     return jobs
 
 
-class Runner:
-    """Executes jobs, publishes their outputs and keeps the manifest; one per ``make figures``."""
+class Interrupted(Exception):
+    """Ctrl-C during a run: ``notebooks`` were stopped; nothing of theirs was published."""
 
-    def __init__(self, figures_root: Path, jobs: int = 1, force: bool = False, log=print):
+    def __init__(self, notebooks: list[str], partials: list[Path]):
+        super().__init__(", ".join(notebooks))
+        self.notebooks = notebooks
+        self.partials = partials
+
+    def line(self) -> str:
+        """The one line the command prints."""
+        names = ", ".join(self.notebooks) or "between notebooks"
+        kept = f" (partial executed notebook: {', '.join(_shown(p) for p in self.partials)})" if self.partials else ""
+        return f"interrupted: {names}; nothing published{kept}"
+
+
+class Runner:
+    """Executes jobs, publishes their outputs and keeps the manifest; one per ``make figures``.
+
+    ``executed_dir`` holds the executed notebooks (default: ``paths.executed_dir`` of the profile).
+    """
+
+    def __init__(
+        self, figures_root: Path, jobs: int = 1, force: bool = False, log=print, executed_dir: Path | None = None
+    ):
         self.figures_root = figures_root
-        self.executed_dir = paths.BUILD_DIR / "executed"
+        self.executed_dir = executed_dir
         self.jobs = max(1, jobs)
         self.force = force
         self.log = log
@@ -135,6 +160,9 @@ class Runner:
         self.ran: list[str] = []
         self.skipped: list[str] = []
         self.failed: list[str] = []
+        self._running: dict[str, subprocess.Popen] = {}
+        self._interrupted = threading.Event()
+        self.partials: dict[str, Path] = {}
 
     # -- state -------------------------------------------------------------------------------
     def _state_path(self, job: Job) -> Path:
@@ -151,7 +179,9 @@ class Runner:
 
     # -- execution ---------------------------------------------------------------------------
     def run(self, jobs: list[Job]) -> bool:
+        """Bring every job up to date; False when one failed. Raises :class:`Interrupted` on Ctrl-C."""
         self.figures_root.mkdir(parents=True, exist_ok=True)
+        started_wall = time.time()
         with open(self.figures_root / ".lock", "w") as lock_file:
             try:
                 fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -162,10 +192,20 @@ class Runner:
             last = [j for j in jobs if j.name == CLAIMS_NOTEBOOK]
             self._total = len(jobs)
             self._count = 0
-            with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-                list(pool.map(self._bring_up_to_date, body))
-            for job in last:  # the scoreboard reads every other notebook's claim records
-                self._bring_up_to_date(job)
+            pool = ThreadPoolExecutor(max_workers=self.jobs)
+            try:
+                # worker threads only: Ctrl-C lands in this (main) thread, which then stops them cleanly
+                wait([pool.submit(self._bring_up_to_date, job) for job in body])
+                wait([pool.submit(self._bring_up_to_date, job) for job in last])  # reads the others' records
+            except KeyboardInterrupt:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the clean-up
+                stopped = self._stop_running()
+                pool.shutdown(wait=True, cancel_futures=True)
+                _remove_empty_folders(paths.BUILD_DIR, since=started_wall)
+                raise Interrupted(stopped, [self.partials[n] for n in stopped if n in self.partials]) from None
+            pool.shutdown(wait=True)
+        if self.failed:
+            _remove_empty_folders(paths.BUILD_DIR, since=started_wall)
         elapsed = time.monotonic() - self.started
         self.log(
             f"summary: {len(self.ran)} notebooks run, {len(self.skipped)} up to date, "
@@ -174,11 +214,30 @@ class Runner:
         )
         return not self.failed
 
+    def _stop_running(self) -> list[str]:
+        """Interrupt every running papermill (it saves the partial notebook), kill it after a grace period."""
+        self._interrupted.set()
+        with self._lock:
+            running = dict(self._running)
+        for process in running.values():
+            _signal_group(process, signal.SIGINT)
+        deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
+        for process in running.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+        return sorted(running)
+
     def _progress(self, job: Job, message: str) -> None:
+        if self._interrupted.is_set():
+            return
         with self._lock:
             self.log(f"[{self._count:>2}/{self._total}] {job.name} ({job.profile}) {message}")
 
     def _bring_up_to_date(self, job: Job) -> None:
+        if self._interrupted.is_set():
+            return
         input_hash = job.input_hash(self.figures_root)
         if self.is_up_to_date(job, input_hash):
             with self._lock:
@@ -191,33 +250,42 @@ class Runner:
         self._progress(job, "running ...")
         started = time.monotonic()
         done = threading.Event()
+        status_file = self._staging_parent() / f"{job.name.replace('/', '__')}.progress"
 
         def heartbeat() -> None:
             while not done.wait(HEARTBEAT_SECONDS):
-                self._progress(job, f"still running, {time.monotonic() - started:.0f} s")
+                status = progress.read_status(status_file)
+                detail = f": {status}" if status else ""
+                self._progress(job, f"still running, {time.monotonic() - started:.0f} s{detail}")
 
         threading.Thread(target=heartbeat, daemon=True).start()
         try:
-            ok, error = self._execute(job, input_hash, started)
+            ok, error = self._execute(job, input_hash, started, status_file)
         finally:
             done.set()
+            status_file.unlink(missing_ok=True)
+        if self._interrupted.is_set():
+            return
         elapsed = time.monotonic() - started
         with self._lock:
             (self.ran if ok else self.failed).append(job.name)
         self._progress(job, f"done in {elapsed:.1f} s" if ok else f"FAILED after {elapsed:.1f} s\n{error}")
 
-    def _execute(self, job: Job, input_hash: str, started: float) -> tuple[bool, str]:
+    def _executed_path(self, job: Job) -> Path:
+        return (self.executed_dir or paths.executed_dir(job.profile)) / f"{job.name}.ipynb"
+
+    def _execute(self, job: Job, input_hash: str, started: float, status_file: Path) -> tuple[bool, str]:
         staging_root = Path(tempfile.mkdtemp(prefix=job.name.replace("/", "__") + "-", dir=self._staging_parent()))
-        executed = self.executed_dir / f"{job.name}.ipynb"
-        executed.parent.mkdir(parents=True, exist_ok=True)
-        executed_tmp = executed.with_name(f".{executed.stem}.{os.getpid()}.{threading.get_ident()}.ipynb")
+        executed = self._executed_path(job)
+        executed_tmp = staging_root / "executed.ipynb"
         parameters_file = staging_root / "parameters.yaml"
         parameters_file.write_text(yaml.safe_dump(job.parameters), encoding="utf-8")
         env = {
             **os.environ,
             "COMPANION_FIGURES_DIR": str(self.figures_root),
-            "COMPANION_OUTPUT_ROOT": str(staging_root / "out"),
+            paths.RUNNER_OUTPUT_ENV: str(staging_root / "out"),
             "COMPANION_PROFILE": job.profile,
+            progress.PROGRESS_ENV: str(status_file),
             "PYTHONHASHSEED": "0",
         }
         if self.jobs > 1:  # notebooks share the cores: keep each one's thread pools from oversubscribing
@@ -239,17 +307,38 @@ class Runner:
             "--no-log-output",
         ]
         try:
-            result = subprocess.run(command, env=env, capture_output=True, text=True)
-            if result.returncode != 0:
+            # its own session: Ctrl-C reaches the runner only, which stops papermill cleanly
+            process = subprocess.Popen(
+                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+            )
+            with self._lock:
+                self._running[job.name] = process
+            _, stderr = process.communicate()
+            with self._lock:
+                self._running.pop(job.name, None)
+            if process.returncode != 0 or self._interrupted.is_set():
                 self._state_path(job).unlink(missing_ok=True)
-                return False, _error_tail(result.stderr, executed_tmp)
+                partial = self._keep_partial(job, executed_tmp)
+                return False, _error_tail(stderr, partial)
+            hide_injected_parameters(executed_tmp)
             published = self._publish(job, staging_root / "out")
+            executed.parent.mkdir(parents=True, exist_ok=True)
             os.replace(executed_tmp, executed)
             self._record(job, input_hash, published + [executed], time.monotonic() - started)
             return True, ""
         finally:
             shutil.rmtree(staging_root, ignore_errors=True)
-            executed_tmp.unlink(missing_ok=True)
+
+    def _keep_partial(self, job: Job, executed_tmp: Path) -> Path | None:
+        """Move a failed or interrupted run's executed notebook to build/partial/<profile>/<name>.ipynb."""
+        if not executed_tmp.exists():
+            return None
+        partial = paths.BUILD_DIR / "partial" / job.profile / f"{job.name}.ipynb"
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(executed_tmp, partial)
+        with self._lock:
+            self.partials[job.name] = partial
+        return partial
 
     def _staging_parent(self) -> Path:
         parent = self.figures_root / STAGING_DIR
@@ -257,7 +346,7 @@ class Runner:
         return parent
 
     def _publish(self, job: Job, staged: Path) -> list[Path]:
-        """Move the staged outputs into figures/, replacing the notebook's previous folder whole."""
+        """Move the staged outputs into the published tree, replacing the notebook's previous folder whole."""
         published = []
         staged_folder = staged / job.name
         target = self.figures_root / job.name
@@ -270,7 +359,7 @@ class Runner:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staged_folder, target)
                 published.extend(p for p in sorted(target.rglob("*")) if p.is_file())
-            for extra in sorted(p for p in staged.glob("*") if p.is_file()):  # e.g. figures/claims.md
+            for extra in sorted(p for p in staged.glob("*") if p.is_file()):  # e.g. claims.md
                 os.replace(extra, self.figures_root / extra.name)
                 published.append(self.figures_root / extra.name)
         return published
@@ -293,9 +382,42 @@ class Runner:
             write_text(state_path, json.dumps({"input_hash": input_hash, "outputs": outputs}, indent=1))
 
 
-def _error_tail(stderr: str, executed: Path, lines: int = 25) -> str:
+def hide_injected_parameters(executed: Path) -> None:
+    """Tag papermill's injected-parameters cell ``hide-input``: the book folds it behind a toggle."""
+    notebook = json.loads(executed.read_text(encoding="utf-8"))
+    for cell in notebook["cells"]:
+        cell_tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if "injected-parameters" in cell_tags and "hide-input" not in cell_tags:
+            cell_tags.append("hide-input")
+    write_text(executed, json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _remove_empty_folders(root: Path, since: float) -> None:
+    """Remove folders under ``root`` made since ``since`` (epoch s) and left empty by a stopped run."""
+    if not root.is_dir():
+        return
+    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        try:
+            if folder.stat().st_mtime >= since and not any(folder.iterdir()):
+                folder.rmdir()
+        except OSError:
+            pass
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(paths.REPO_ROOT)) if path.is_relative_to(paths.REPO_ROOT) else str(path)
+
+
+def _error_tail(stderr: str, partial: Path | None, lines: int = 25) -> str:
     tail = "\n".join(stderr.strip().splitlines()[-lines:])
-    hint = f"\n(partial executed notebook: {executed})" if executed.exists() else ""
+    hint = f"\n(partial executed notebook: {_shown(partial)})" if partial else ""
     return "    " + tail.replace("\n", "\n    ") + hint
 
 
@@ -342,8 +464,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     workers = args.jobs or jobs_from_makeflags(os.environ.get("MAKEFLAGS"))
-    runner = Runner(paths.figures_dir(), jobs=workers, force=args.force, log=lambda m: print(m, flush=True))
-    return 0 if runner.run(jobs) else 1
+    figures_root = paths.figures_dir(args.profile)
+    runner = Runner(figures_root, jobs=workers, force=args.force, log=lambda m: print(m, flush=True))
+    print(f"profile {args.profile}: publishing to {_shown(figures_root)}/", flush=True)
+    try:
+        return 0 if runner.run(jobs) else 1
+    except Interrupted as stop:
+        print(stop.line(), file=sys.stderr, flush=True)
+        # Under make, make got the same Ctrl-C and ends with the interrupt status itself; a non-zero
+        # status here would only add make's "*** [figures] Error 130" line under ours.
+        return 0 if os.environ.get("MAKELEVEL") else 130
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")  # headless and deterministic; notebooks still display figures inline
+matplotlib.use("Agg")  # headless and deterministic; Outputs.figure shows the saved PNG in the notebook
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -87,8 +87,14 @@ def method_color(method: str) -> str:
     return _FALLBACK_PALETTE[index]
 
 
+TICK_FONT_SIZE = 11
+LABEL_FONT_SIZE = 12
+TITLE_FONT_SIZE = 13
+EMPTY_NOTE_COLOR = "#555555"
+
+
 def apply() -> None:
-    """Apply the shared theme (idempotent)."""
+    """Apply the shared theme (idempotent): readable fonts, legible ticks, light grid."""
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
     plt.rcParams.update(
         {
@@ -96,13 +102,50 @@ def apply() -> None:
             "savefig.dpi": DPI,
             "savefig.bbox": "tight",
             "figure.figsize": (7.0, 4.2),
+            "font.size": LABEL_FONT_SIZE,
+            "axes.titlesize": TITLE_FONT_SIZE,
             "axes.titleweight": "bold",
+            "axes.labelsize": LABEL_FONT_SIZE,
+            "xtick.labelsize": TICK_FONT_SIZE,
+            "ytick.labelsize": TICK_FONT_SIZE,
+            "legend.fontsize": TICK_FONT_SIZE,
+            "legend.title_fontsize": TICK_FONT_SIZE,
+            "figure.titlesize": TITLE_FONT_SIZE,
             "legend.frameon": False,
             "pdf.fonttype": 42,
             "svg.hashsalt": "companion",
             "path.simplify": True,
         }
     )
+
+
+def empty_panel_note(ax: plt.Axes, text: str) -> None:
+    """Say on a panel why it shows no data (e.g. "smoke profile: untrained model, no detection").
+
+    The note sits in the middle of the axes, in a box, so an empty panel is never mistaken for a
+    plotting error; ticks are removed because there is nothing to read off them.
+    """
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        wrap=True,
+        fontsize=LABEL_FONT_SIZE,
+        color=EMPTY_NOTE_COLOR,
+        bbox={"boxstyle": "round,pad=0.6", "facecolor": "#f4f4f4", "edgecolor": "#bbbbbb"},
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def figure_title(fig: plt.Figure) -> str:
+    """The figure's suptitle, else its first axes title: the default caption of a saved figure."""
+    if fig.get_suptitle():
+        return fig.get_suptitle()
+    return next((ax.get_title() for ax in fig.axes if ax.get_title()), "")
 
 
 _PNG_METADATA = {"Software": None}
