@@ -1,0 +1,730 @@
+"""Flow-level model: the packet model's plans on the same fabrics, moved as fluid flows that share
+every resource max-min fairly (the classic flow-level model, as in SimGrid's network model).
+
+Why a second model: the packet model moves every chunk through every server, so its events grow
+as N^2 x chunks; a 1024-rank AllGather is out of its reach. Here a write is one flow of its wire
+bytes (headers included, as the packet model counts them), and time jumps from one start or end
+to the next; at each, the rates of all active flows are recomputed by progressive filling.
+
+A flow uses, each with a weight (bytes it moves there per byte sent): its source's send engine,
+every link of its route (unicast path, or multicast tree: one rate for the whole tree), a switch
+replication engine where a tree branches and replication has a finite rate (weight = copies),
+and every destination's receive engine. What is kept from the packet model:
+
+- a rank posts its writes in program order, one issue overhead apart; a group-multicast write
+  first waits for its group (one serial controller, finite tables, unicast fallback);
+- writes of one rank on one route are served in order (the engine serves one queue per route,
+  FIFO within it): a write starts when the previous one on its route has left;
+- a write that forwards data its rank receives (ring, hierarchical) starts when that data starts
+  to arrive (its supplier's start plus the supplier's path latency) and never runs ahead of it:
+  while caught up, its rate is capped by the supplier's;
+- a receiver has a write's bytes the path latency after the flow has sent its last byte.
+
+Not modelled (the packet model has them): store-and-forward of chunks (pipeline fill; the main
+difference at small messages), queues (``max_queue_bytes`` is 0), credit flow control (a finite
+``buffer_bytes`` is rejected), different rates on the branches of one multicast tree.
+
+Rate classes: where the plan and the routes repeat under a shift of every rank by S (S = 1 on a
+star, S = ranks per node on a leaf/spine with ``path_selection="source"``), flows related by the
+shift have equal rates at all times (max-min fairness is unique, so it respects the symmetry).
+:func:`simulate` then follows one flow per class and a resource per class; the shift is checked
+on the plan and the routes, and a failed check falls back to one class per flow.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from companion.multiwrite import topology as topology_module
+from companion.multiwrite.collectives import plan_for
+from companion.multiwrite.operation import DeliveryError, Plan, Write
+from companion.multiwrite.result import RunResult
+from companion.multiwrite.scenario import Scenario
+from companion.multiwrite.topology import Topology, rank_node
+
+RELATIVE_TOLERANCE = 1e-9  # events closer than this (relative to the clock) are simultaneous
+PIECE_CHECK_LIMIT = 3_000_000  # above this many (piece, receiver) deliveries, check bytes and counts only
+
+
+# --- posting: when each write is posted (issue overhead, group setups) ---------------------------
+@dataclass
+class Posting:
+    """Writes as posted: per rank, ``(post time, write)`` in program order, and group statistics."""
+
+    programs: list[list[tuple[float, Write]]]
+    group_setups: int = 0
+    group_fallbacks: int = 0
+    group_table_max_entries: int = 0
+
+
+def post_writes(s: Scenario, plan: Plan, topo: Topology) -> Posting:
+    """Each rank's issue loop, as the packet model's :class:`~companion.multiwrite.rank.Rank` runs it."""
+    issue_s = s.issue_overhead_ns * 1e-9
+    if s.algorithm != "group-multicast":
+        return Posting([[((k + 1) * issue_s, w) for k, w in enumerate(ws)] for ws in plan.programs])
+    # Group multicast: setups go through one controller, in the order ranks ask (ties: rank order).
+    setup_s, capacity = s.group_setup_us * 1e-6, s.group_table_entries
+    installed: dict[tuple, float] = {}
+    entries: Counter[str] = Counter()
+    controller_free, setups, fallbacks, seq = 0.0, 0, 0, 0
+    programs: list[list[tuple[float, Write]]] = [[] for _ in plan.programs]
+    cursor = [0] * len(plan.programs)
+    ready = [(issue_s, r, r) for r, ws in enumerate(plan.programs) if ws]  # (time rank is free, seq, rank)
+    seq = len(ready)
+    heapq.heapify(ready)
+    while ready:
+        now, _, r = heapq.heappop(ready)
+        write = plan.programs[r][cursor[r]]
+        cursor[r] += 1
+        key = (write.src, write.dests)
+        done_at = now
+        if key in installed:
+            done_at = max(now, installed[key])
+            programs[r].append((done_at, write))
+        else:
+            tree = topo.multicast_tree(write.src, write.dests)
+            nodes = [n for n in tree if n in topo.switches] or [rank_node(write.src)]
+            if any(entries[n] >= capacity for n in nodes):
+                fallbacks += 1
+                for position, dst in enumerate(write.dests):
+                    done_at = now + position * issue_s
+                    programs[r].append((done_at, Write(write.src, (dst,), write.chunks, "unicast")))
+            else:
+                for n in nodes:
+                    entries[n] += 1
+                controller_free = installed[key] = max(now, controller_free) + setup_s
+                setups += 1
+                done_at = controller_free
+                programs[r].append((done_at, write))
+        if cursor[r] < len(plan.programs[r]):
+            seq += 1
+            heapq.heappush(ready, (done_at + issue_s, seq, r))
+    return Posting(programs, setups, fallbacks, max(entries.values(), default=0))
+
+
+# --- resources ----------------------------------------------------------------------------------
+class Resources:
+    """Every capacity a flow can use: directed links, rank engines, switch replication engines."""
+
+    def __init__(self, s: Scenario, topo: Topology):
+        self.names: list[str] = []
+        self.capacity: list[float] = []
+        self.nodes: list[tuple[str, ...]] = []  # the nodes that identify a resource (for rate classes)
+        self.link: dict[tuple[str, str], int] = {}
+        for u, v, attrs in sorted(topo.graph.edges(data=True)):
+            self.link[(u, v)] = self._add(f"{u}->{v}", attrs["bandwidth_Bps"], (u, v))
+        self.send = [self._add(f"r{r}.send", s.engine_Bps, (rank_node(r), "send")) for r in range(s.ranks)]
+        if s.engine == "shared":
+            self.receive = self.send
+            for r in range(s.ranks):
+                self.names[self.send[r]] = f"r{r}.engine"
+        else:
+            self.receive = [self._add(f"r{r}.receive", s.engine_Bps, (rank_node(r), "receive")) for r in range(s.ranks)]
+        self.replicating = math.isfinite(s.switch_replication_GBps) or s.replication_latency_ns > 0
+        self.replicator = {
+            sw: self._add(f"{sw}.replicate", s.switch_replication_GBps * 1e9, (sw, "replicate"))
+            for sw in (topo.switches if self.replicating else [])
+        }
+        self.latency = {(u, v): attrs["latency_s"] for u, v, attrs in topo.graph.edges(data=True)}
+        self.replication_latency_s = s.replication_latency_ns * 1e-9
+
+    def _add(self, name: str, capacity: float, nodes: tuple[str, ...]) -> int:
+        self.names.append(name)
+        self.capacity.append(capacity)
+        self.nodes.append(nodes)
+        return len(self.names) - 1
+
+    def of_write(self, topo: Topology, write: Write) -> tuple[dict[int, float], dict[int, float]]:
+        """Resources of ``write`` (index -> weight) and its path latency to each destination."""
+        used: dict[int, float] = defaultdict(float)
+        used[self.send[write.src]] += 1.0
+        if write.kind == "unicast":
+            path = topo.unicast_path(write.src, write.dests[0])
+            tree = {a: (b,) for a, b in zip(path, path[1:])}
+        else:
+            tree = topo.multicast_tree(write.src, write.dests)
+        for node, children in tree.items():
+            for child in children:
+                used[self.link[(node, child)]] += 1.0
+            if len(children) > 1 and node in self.replicator:
+                used[self.replicator[node]] += float(len(children))
+        latency = {rank_node(write.src): 0.0}
+        stack = [rank_node(write.src)]
+        while stack:
+            node = stack.pop()
+            children = tree.get(node, ())
+            extra = self.replication_latency_s if len(children) > 1 and node in self.replicator else 0.0
+            for child in children:
+                latency[child] = latency[node] + extra + self.latency[(node, child)]
+                stack.append(child)
+        for d in write.dests:
+            used[self.receive[d]] += 1.0
+        return dict(used), {d: latency[rank_node(d)] for d in write.dests}
+
+
+# --- rate classes -------------------------------------------------------------------------------
+class Shift:
+    """Relabelling of every rank r as r - m*S (and of leaves accordingly): the rate-class symmetry."""
+
+    def __init__(self, s: Scenario, step: int):
+        self.ranks, self.step = s.ranks, step
+        self.per_leaf = s.node_ranks if s.topology == "leafspine" else None
+        self.copies = s.ranks // step
+
+    def node(self, name: str, m: int) -> str:
+        if name[0] == "r" and name[1:].isdigit():
+            return f"r{(int(name[1:]) - m * self.step) % self.ranks}"
+        if name.startswith("leaf"):
+            leaves = self.ranks // self.per_leaf
+            return f"leaf{(int(name[4:]) - m * self.step // self.per_leaf) % leaves}"
+        return name
+
+    def anchor(self, nodes: tuple[str, ...]) -> int:
+        """The shift m that maps a resource to its class representative."""
+        for name in nodes:
+            if name[0] == "r" and name[1:].isdigit():
+                return int(name[1:]) // self.step
+        for name in nodes:
+            if name.startswith("leaf"):
+                return int(name[4:]) * self.per_leaf // self.step
+        return 0
+
+    def canonical(self, nodes: tuple[str, ...]) -> tuple[tuple[str, ...], int]:
+        m = self.anchor(nodes)
+        return tuple(self.node(n, m) for n in nodes), m
+
+
+def _candidate_step(s: Scenario) -> int:
+    if s.topology in ("star", "fullmesh"):
+        return 1
+    if s.path_selection == "source" and s.spine_count and s.node_ranks % s.spine_count == 0:
+        return s.node_ranks
+    return s.ranks
+
+
+class Payloads:
+    """Payload bytes of a write, computed once per chunk list (AllGather writes share their block's)."""
+
+    def __init__(self):
+        self._known: dict[int, tuple[list, int]] = {}  # id -> (the list, kept alive; bytes)
+
+    def __call__(self, w: Write) -> int:
+        known = self._known.get(id(w.chunks))
+        if known is None:
+            known = self._known[id(w.chunks)] = (w.chunks, sum(n for chunk in w.chunks for _, n in chunk))
+        return known[1]
+
+
+def _shape(posted: list[tuple[float, Write]], shift: int, n: int, payload: Payloads) -> list[tuple]:
+    """A rank's posted program with destinations shifted by ``-shift``: what symmetry compares."""
+    return [(t, w.kind, tuple(sorted((d - shift) % n for d in w.dests)), len(w.chunks), payload(w)) for t, w in posted]
+
+
+def _wire(s: Scenario, w: Write) -> tuple[int, int]:
+    header = s.multicast_header_bytes if w.kind == "multiwrite" else s.header_bytes
+    payloads = [sum(n for _, n in c) for c in w.chunks]
+    packets = sum(math.ceil(p / s.mtu_bytes) for p in payloads)
+    return sum(payloads) + packets * header, packets
+
+
+# --- the flows ----------------------------------------------------------------------------------
+@dataclass
+class Flows:
+    """One flow per class (or per write), as arrays; resources are per resource class."""
+
+    size: np.ndarray  # wire bytes, shape (F,)
+    post_s: np.ndarray  # when the write is posted, (F,)
+    pred: np.ndarray  # previous flow on the same route of the same rank, -1 if none, (F,)
+    supplier: np.ndarray  # flow whose data this one forwards, -1 if none, (F,)
+    supplier_lag_s: np.ndarray  # the supplier's path latency to this flow's rank, (F,)
+    ptr: np.ndarray  # CSR: resources of flow f are res[ptr[f]:ptr[f+1]], (F+1,)
+    res: np.ndarray  # resource class indices, (nnz,)
+    weight: np.ndarray  # bytes moved on the resource per byte sent (per resource of the class), (nnz,)
+    capacity: np.ndarray  # bytes/s per resource class, (C,)
+
+
+def _supplier_index(posting: Posting, needed: set[tuple[int, object]]) -> dict[tuple[int, object], tuple[int, int]]:
+    """(receiving rank, first piece key) -> (rank, index) of the write delivering that data there."""
+    found = {}
+    for r, posted in enumerate(posting.programs):
+        for k, (_, w) in enumerate(posted):
+            first = w.chunks[0][0][0]
+            for d in w.dests:
+                if (d, first) in needed:
+                    found[(d, first)] = (r, k)
+    return found
+
+
+class Model:
+    """The flow-level model of one scenario: posting, rate classes, flows; :meth:`run` simulates."""
+
+    def __init__(self, s: Scenario, progress: Callable[[str], None] | None = None):
+        self.s = s
+        self.progress = progress
+        self.topo = topology_module.build(s)
+        self.plan = plan_for(s)
+        self.posting = post_writes(s, self.plan, self.topo)
+        self.payload = Payloads()
+        self.resources = Resources(s, self.topo)
+        self.shift = self._find_shift()
+        self._build_flows()
+
+    # -- symmetry ---------------------------------------------------------------------------------
+    def _find_shift(self) -> Shift:
+        s, n = self.s, self.s.ranks
+        step = _candidate_step(s)
+        if step < n and n % step == 0:
+            programs = self.posting.programs
+            shift = Shift(s, step)
+            ok = all(
+                _shape(programs[r], 0, n, self.payload)
+                == _shape(programs[(r + m * step) % n], m * step, n, self.payload)
+                for r in range(step)
+                for m in sorted({1, shift.copies // 2, shift.copies - 1})
+            )
+            if ok and self._routes_repeat(shift):
+                return shift
+        return Shift(s, n)
+
+    def _routes_repeat(self, shift: Shift) -> bool:
+        """The routes of a sample of shifted ranks use the shifted resources, with the same weights."""
+        res = self.resources
+        for r in range(shift.step):
+            for m in sorted({1, shift.copies - 1}):
+                for (_, w), (_, w2) in zip(self.posting.programs[r], self.posting.programs[r + m * shift.step]):
+                    moved = {
+                        tuple(shift.node(name, -m) for name in res.nodes[i]): x
+                        for i, x in res.of_write(self.topo, w)[0].items()
+                    }
+                    if moved != {res.nodes[i]: x for i, x in res.of_write(self.topo, w2)[0].items()}:
+                        return False
+        return True
+
+    # -- flows --------------------------------------------------------------------------------------
+    def _build_flows(self) -> None:
+        s, res, shift = self.s, self.resources, self.shift
+        reps = range(shift.step)
+        class_of: dict[tuple[str, ...], int] = {}
+        self.class_members: list[list[int]] = []  # actual resources of each class
+        self.resource_class = np.empty(len(res.names), dtype=np.int64)
+        self.resource_shift = np.empty(len(res.names), dtype=np.int64)
+        for i, nodes in enumerate(res.nodes):
+            canon, m = shift.canonical(nodes)
+            c = class_of.setdefault(canon, len(class_of))
+            if c == len(self.class_members):
+                self.class_members.append([])
+            self.class_members[c].append(i)
+            self.resource_class[i], self.resource_shift[i] = c, m
+        capacity = np.array([res.capacity[members[0]] for members in self.class_members])
+
+        self.flow_of: dict[tuple[int, int], int] = {}
+        self.writes: list[Write] = []
+        self.flow_rank: list[int] = []
+        self.flow_index: list[int] = []  # position in its rank's posted program
+        self.dest_latency: list[dict[int, float]] = []
+        self.flow_resources: list[dict[int, float]] = []
+        for r in reps:
+            for k, (_, w) in enumerate(self.posting.programs[r]):
+                self.flow_of[(r, k)] = len(self.writes)
+                self.writes.append(w)
+                self.flow_rank.append(r)
+                self.flow_index.append(k)
+        needed = {(self.flow_rank[f], w.chunks[0][0][0]) for f, w in enumerate(self.writes)}
+        needed = {(r, key) for r, key in needed if key[0] != r}
+        suppliers = _supplier_index(self.posting, needed) if needed else {}
+
+        count = len(self.writes)
+        size, post = np.empty(count), np.empty(count)
+        pred, supplier, lag = np.full(count, -1), np.full(count, -1), np.zeros(count)
+        self.packets = np.empty(count, dtype=np.int64)
+        ptr, res_idx, weights = [0], [], []
+        last_on_route: dict[tuple, int] = {}
+        for f, w in enumerate(self.writes):
+            r = self.flow_rank[f]
+            size[f], self.packets[f] = _wire(s, w)
+            used, latency = res.of_write(self.topo, w)
+            self.flow_resources.append(used)
+            self.dest_latency.append(latency)
+            merged: dict[int, float] = defaultdict(float)
+            for i, x in used.items():
+                merged[int(self.resource_class[i])] += x
+            res_idx.extend(merged)
+            weights.extend(merged.values())
+            ptr.append(len(res_idx))
+            route = (r, w.dests, w.kind != "unicast")
+            pred[f] = last_on_route.get(route, -1)
+            last_on_route[route] = f
+            first = w.chunks[0][0][0]
+            if first[0] != r:
+                if (r, first) not in suppliers:
+                    raise DeliveryError(f"flow model: r{r} forwards {first}, which no write delivers to it")
+                src_rank, src_k = suppliers[(r, first)]
+                m = src_rank // shift.step
+                base = src_rank - m * shift.step
+                supplier[f] = self.flow_of[(base, src_k)]
+                lag[f] = self._latency_to(src_rank, src_k, r)
+        for r in reps:
+            for k, (t, _) in enumerate(self.posting.programs[r]):
+                post[self.flow_of[(r, k)]] = t
+        self.flows = Flows(
+            size=size,
+            post_s=post,
+            pred=pred,
+            supplier=supplier,
+            supplier_lag_s=lag,
+            ptr=np.array(ptr, dtype=np.int64),
+            res=np.array(res_idx, dtype=np.int64),
+            weight=np.array(weights, dtype=float),
+            capacity=capacity,
+        )
+
+    def _latency_to(self, src_rank: int, k: int, dst: int) -> float:
+        _, w = self.posting.programs[src_rank][k]
+        return self.resources.of_write(self.topo, w)[1][dst]
+
+    # -- simulation ---------------------------------------------------------------------------------
+    def run(self) -> tuple[np.ndarray, int]:
+        """Finish time of every flow (seconds) and the number of events (rate recomputations)."""
+        fl = self.flows
+        count = len(fl.size)
+        remaining = fl.size.copy()
+        finish = np.full(count, np.nan)
+        started = np.full(count, np.nan)
+        active = np.zeros(count, dtype=bool)
+        successors: list[list[int]] = [[] for _ in range(count)]  # next flow on the route
+        dependents: list[list[int]] = [[] for _ in range(count)]
+        for f in range(count):
+            if fl.pred[f] >= 0:
+                successors[fl.pred[f]].append(f)
+            if fl.supplier[f] >= 0:
+                dependents[fl.supplier[f]].append(f)
+        heap: list[tuple[float, int]] = []
+
+        def maybe_ready(f: int) -> None:
+            p, q = fl.pred[f], fl.supplier[f]
+            if (p >= 0 and np.isnan(finish[p])) or (q >= 0 and np.isnan(started[q])):
+                return
+            t = fl.post_s[f]
+            if p >= 0:
+                t = max(t, finish[p])
+            if q >= 0:
+                t = max(t, started[q] + fl.supplier_lag_s[f])
+            heapq.heappush(heap, (t, f))
+
+        for f in range(count):
+            if fl.pred[f] < 0 and fl.supplier[f] < 0:
+                heapq.heappush(heap, (fl.post_s[f], f))
+        now, events, done = 0.0, 0, 0
+        ids = np.empty(0, dtype=np.int64)
+        rate = np.empty(0)
+        wall_start = last_report = time.perf_counter()
+        while heap or len(ids):
+            next_start = heap[0][0] if heap else math.inf
+            step = next_start - now
+            if len(ids):
+                step = min(step, float(np.min(remaining[ids] / rate)), self._catch_up(ids, rate, remaining))
+            step = max(step, 0.0)
+            if len(ids):
+                remaining[ids] -= rate * step
+            now += step
+            slack = RELATIVE_TOLERANCE * max(now, 1e-12)
+            if len(ids):
+                ended = remaining[ids] <= rate * slack + fl.size[ids] * 1e-12
+                for f in ids[ended]:
+                    remaining[f] = 0.0
+                    finish[f] = now
+                    active[f] = False
+                    done += 1
+                    for g in successors[f]:
+                        maybe_ready(g)
+            while heap and heap[0][0] <= now + slack:
+                _, f = heapq.heappop(heap)
+                started[f] = now
+                active[f] = True
+                for g in dependents[f]:
+                    maybe_ready(g)
+            ids = np.flatnonzero(active)
+            if len(ids):
+                rate = self._rates(ids, remaining, started)
+            events += 1
+            if self.progress is not None and time.perf_counter() - last_report > 2.0:
+                last_report = time.perf_counter()
+                elapsed = last_report - wall_start
+                self.progress(
+                    f"flow model: {now * 1e6:.1f} us simulated, {done}/{count} flows done, {len(ids)} active, "
+                    f"{events} events ({events / elapsed:.0f}/s)"
+                )
+        return finish, events
+
+    def _caught_up(self, ids: np.ndarray, remaining: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Active dependents whose supplier is active and no further along (by fraction of bytes)."""
+        fl = self.flows
+        sup = fl.supplier[ids]
+        has = sup >= 0
+        dep, sup = ids[has], sup[has]
+        live = remaining[sup] > 0
+        dep, sup = dep[live], sup[live]
+        dep_done = 1 - remaining[dep] / fl.size[dep]
+        sup_done = 1 - remaining[sup] / fl.size[sup]
+        return dep, sup, dep_done, sup_done
+
+    def _catch_up(self, ids: np.ndarray, rate: np.ndarray, remaining: np.ndarray) -> float:
+        """Time until the next dependent catches up with its supplier (inf if none will)."""
+        fl = self.flows
+        dep, sup, dep_done, sup_done = self._caught_up(ids, remaining)
+        if not len(dep):
+            return math.inf
+        position = np.searchsorted(ids, np.concatenate([dep, sup]))
+        speed = rate[position] / fl.size[np.concatenate([dep, sup])]
+        dep_speed, sup_speed = speed[: len(dep)], speed[len(dep) :]
+        gap = sup_done - dep_done
+        closing = (dep_speed > sup_speed * (1 + 1e-9)) & (gap > 1e-12)
+        if not closing.any():
+            return math.inf
+        return float(np.min(gap[closing] / (dep_speed[closing] - sup_speed[closing])))
+
+    def _rates(self, ids: np.ndarray, remaining: np.ndarray, started: np.ndarray) -> np.ndarray:
+        fl = self.flows
+        caps = np.full(len(ids), np.inf)
+        dep, sup, dep_done, sup_done = self._caught_up(ids, remaining)
+        behind = dep_done >= sup_done - 1e-9
+        dep, sup = dep[behind], sup[behind]
+        rate = max_min_rates(fl, ids, caps)
+        if not len(dep):
+            return rate
+        dep_pos, sup_pos = np.searchsorted(ids, dep), np.searchsorted(ids, sup)
+        scale = fl.size[dep] / fl.size[sup]
+        for _ in range(50):
+            allowed = rate[sup_pos] * scale
+            over = rate[dep_pos] > allowed * (1 + 1e-9)
+            if not over.any():
+                break
+            caps[dep_pos[over]] = allowed[over]
+            rate = max_min_rates(fl, ids, caps)
+        return rate
+
+
+def max_min_rates(fl: Flows, ids: np.ndarray, caps: np.ndarray) -> np.ndarray:
+    """Max-min fair rates (bytes/s) of the flows ``ids``, each also bounded by ``caps``, shape (len(ids),).
+
+    Progressive filling, many bottlenecks per round: a resource whose fair share is the smallest
+    among all resources its flows use is saturated now (shares elsewhere only grow as other flows
+    are fixed), so every flow through it is fixed at that share.
+    """
+    lengths = fl.ptr[ids + 1] - fl.ptr[ids]
+    offsets = np.repeat(fl.ptr[ids] - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+    flow = np.repeat(np.arange(len(ids)), lengths)
+    res, weight = fl.res[offsets], fl.weight[offsets]
+    left = fl.capacity.astype(float).copy()
+    rate = np.zeros(len(ids))
+    classes = len(left)
+    while len(flow):
+        load = np.bincount(res, weight, minlength=classes)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(load > 0, np.maximum(left, 0.0) / load, np.inf)
+        starts = np.flatnonzero(np.r_[True, flow[1:] != flow[:-1]])
+        members = flow[starts]
+        flow_share = np.minimum(np.minimum.reduceat(share[res], starts), caps[members])
+        per_entry = np.repeat(flow_share, np.diff(np.r_[starts, len(flow)]))
+        level = np.full(classes, np.inf)
+        np.minimum.at(level, res, per_entry)
+        bottleneck = share <= level * (1 + 1e-12)
+        hit = np.logical_or.reduceat(bottleneck[res], starts) | (caps[members] <= flow_share * (1 + 1e-12))
+        fixed = members[hit]
+        rate[fixed] = flow_share[hit]
+        entry_fixed = np.repeat(hit, np.diff(np.r_[starts, len(flow)]))
+        left -= np.bincount(res[entry_fixed], weight[entry_fixed] * per_entry[entry_fixed], minlength=classes)
+        keep = ~entry_fixed
+        flow, res, weight = flow[keep], res[keep], weight[keep]
+    return rate
+
+
+# --- results ------------------------------------------------------------------------------------
+def simulate(scenario: Scenario, check: bool = True, progress: Callable[[str], None] | None = None) -> RunResult:
+    """The flow-level model of ``scenario``: a :class:`RunResult` of the same shape as the packet model's.
+
+    ``progress``: called with a status line about every 2 s of wall time (e.g. ``print`` to stderr).
+    Raises :class:`DeliveryError` (with ``check``) if any receiver would not get exactly its bytes.
+    """
+    started = time.perf_counter()
+    model = Model(scenario, progress)
+    finish, events = model.run()
+    return _summarize(model, finish, events, check, time.perf_counter() - started)
+
+
+def stderr_progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _expand(model: Model, finish: np.ndarray):
+    """Every posted write of every rank with its flow's finish time: yields (rank, write, finish, latency)."""
+    shift, n = model.shift, model.s.ranks
+    for r, posted in enumerate(model.posting.programs):
+        m = r // shift.step
+        base = r - m * shift.step
+        for k, (_, w) in enumerate(posted):
+            f = model.flow_of[(base, k)]
+            latency = model.dest_latency[f]
+            yield r, w, finish[f], {(d + m * shift.step) % n: x for d, x in latency.items()}
+
+
+def _summarize(model: Model, finish: np.ndarray, events: int, check: bool, wall_s: float) -> RunResult:
+    s, plan, res = model.s, model.plan, model.resources
+    n = s.ranks
+    all_done = not np.isnan(finish).any()
+    completion = np.zeros(n)
+    received_bytes = np.zeros(n)
+    deliveries = sum(len(w.dests) * sum(len(c) for c in w.chunks) for posted in plan.programs for w in posted)
+    by_pieces = deliveries <= PIECE_CHECK_LIMIT
+    received: list[Counter] = [Counter() for _ in range(n)] if by_pieces else []
+    received_count = np.zeros(n, dtype=np.int64)
+    for _, w, end, latency in _expand(model, finish):
+        payload = model.payload(w)
+        pieces = sum(len(c) for c in w.chunks)
+        for d, x in latency.items():
+            completion[d] = max(completion[d], end + x)
+            received_bytes[d] += payload
+            received_count[d] += pieces
+            if by_pieces:
+                received[d].update(key for chunk in w.chunks for key, _ in chunk)
+    errors = []
+    for r, expected in enumerate(plan.expected):
+        if by_pieces and (set(received[r]) != set(expected) or any(c != 1 for c in received[r].values())):
+            errors.append(f"r{r} would receive {len(received[r])} distinct pieces, expected {len(expected)}")
+        elif received_bytes[r] != sum(expected.values()) or received_count[r] != len(expected):
+            errors.append(f"r{r} would receive {int(received_bytes[r])} B, expected {sum(expected.values())}")
+    delivered = all_done and not errors
+    if check and not delivered:
+        problems = errors if all_done else ["some flows never finished (a forwarding loop?)"]
+        raise DeliveryError("flow model: delivery check failed: " + "; ".join(problems[:20]))
+    first_issue = 0.0  # every rank is issued at time zero
+    latency = float(completion.max()) - first_issue if delivered else math.nan
+    links, duplication = _link_rows(model)
+    engines = pd.DataFrame(
+        [
+            {"engine": res.names[i], "busy_s": row_busy, "max_queue_bytes": 0}
+            for i, row_busy in _engine_busy(model).items()
+        ]
+    )
+    algbw = plan.data_bytes / latency / 1e9 if latency > 0 else math.nan
+    return RunResult(
+        scenario=s.as_dict(),
+        latency_s=latency,
+        rank_completion_s=[float(t) for t in completion],
+        links=links,
+        engines=engines,
+        max_link_duplication=duplication,
+        algbw_GBps=algbw,
+        busbw_GBps=algbw * (n - 1) / n,
+        delivered_ok=delivered,
+        events=events,
+        wall_s=wall_s,
+        writes_posted=sum(len(p) for p in model.posting.programs),
+        group_setups=model.posting.group_setups,
+        group_fallbacks=model.posting.group_fallbacks,
+        group_table_max_entries=model.posting.group_table_max_entries,
+        notes={
+            **dict(plan.notes),
+            "model": "flow",
+            "flows": len(model.writes),
+            "rate_class_shift": model.shift.step,
+            "delivery_check": "pieces" if by_pieces else "bytes and piece counts",
+        },
+    )
+
+
+def _class_loads(model: Model) -> dict[int, list[float]]:
+    """Per resource class: [wire bytes, payload bytes, packets] on each of its resources."""
+    loads: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    s = model.s
+    for f, w in enumerate(model.writes):
+        wire, packets = _wire(s, w)
+        payload = model.payload(w)
+        for i, x in model.flow_resources[f].items():
+            row = loads[int(model.resource_class[i])]
+            row[0] += x * wire
+            row[1] += x * payload
+            row[2] += x * packets
+    return loads
+
+
+def _engine_busy(model: Model) -> dict[int, float]:
+    loads, res = _class_loads(model), model.resources
+    ids = sorted({*res.send, *res.receive, *res.replicator.values()})
+    return {i: loads.get(int(model.resource_class[i]), [0.0])[0] / res.capacity[i] for i in ids}
+
+
+def _link_rows(model: Model) -> tuple[pd.DataFrame, int]:
+    res = model.resources
+    loads = _class_loads(model)
+    duplication = _duplication(model)
+    rows = []
+    for (u, v), i in res.link.items():
+        c = int(model.resource_class[i])
+        wire, payload, packets = loads.get(c, [0.0, 0.0, 0.0])
+        rows.append(
+            {
+                "link": f"{u}->{v}",
+                "src": u,
+                "dst": v,
+                "bandwidth_GBps": res.capacity[i] / 1e9,
+                "bytes": wire,
+                "payload_bytes": payload,
+                "packets": packets,
+                "max_queue_bytes": 0,
+                "max_duplication": duplication.get(c, 0),
+                "busy_s": wire / res.capacity[i],
+            }
+        )
+    return pd.DataFrame(rows), max(duplication.values(), default=0)
+
+
+def _duplication(model: Model) -> dict[int, int]:
+    """Per link class: the most copies of one payload piece on one of its links.
+
+    Writes carrying the same chunk list (an AllGather block) are counted together; pieces that
+    appear in several chunk lists (a dispatch token sent to several ranks) are counted one by one.
+    """
+    lists_with: dict = defaultdict(set)
+    for posted in model.posting.programs:
+        for _, w in posted:
+            for chunk in w.chunks:
+                for key, _ in chunk:
+                    lists_with[key].add(id(w.chunks))
+    shared = {key for key, lists in lists_with.items() if len(lists) > 1}
+    link_ids = set(model.resources.link.values())
+    per_class: dict[int, Counter] = defaultdict(Counter)
+    lists_of: dict[int, object] = {}
+    shift, n = model.shift, model.s.ranks
+    for f in range(len(model.writes)):
+        r = model.flow_rank[f]
+        k = model.flow_index[f]
+        for i in model.flow_resources[f]:
+            if i not in link_ids:
+                continue
+            m = int(model.resource_shift[i])
+            actual = model.posting.programs[(r - m * shift.step) % n][k][1]
+            per_class[int(model.resource_class[i])][id(actual.chunks)] += 1
+            lists_of[id(actual.chunks)] = actual.chunks
+    result = {}
+    for c, counts in per_class.items():
+        best = max(counts.values())
+        if shared:
+            pieces: Counter = Counter()
+            for list_id, copies in counts.items():
+                for chunk in lists_of[list_id]:
+                    for key, _ in chunk:
+                        if key in shared:
+                            pieces[key] += copies
+            best = max(best, max(pieces.values(), default=0))
+        result[c] = best
+    return result
