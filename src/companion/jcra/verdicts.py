@@ -52,7 +52,7 @@ def one_stage(
     grouped = (
         f"; {grouping.format('.0f', scale=100, unit='%')} of confident queries put all joints on one person"
         if grouping is not None
-        else "; grouping quality not measured (untrained model)"
+        else "; grouping not measured (no trained model, or no confident query landed on a person)"
     )
     if not same:
         return Verdict(
@@ -161,3 +161,80 @@ def crowdpose(
     name, best = best_published
     text = f"CrowdPose test AP {real_ap:.1f} vs best published {best:.1f} ({name}); {proxy}"
     return Verdict("reproduced" if real_ap > best else "not reproduced", text)
+
+
+# jcra.speed_78: the protocol that stands for "previous state-of-the-art bottom-up" (see the registry's `baseline`)
+SPEED_DECISIVE_BASELINE = "bottomup_flip"
+SPEED_IDEAL_BASELINE = "bottomup_ideal"
+SPEED_BASELINE_NAMES = {
+    "bottomup": "trained single scale",
+    "bottomup_flip": "flip test",
+    "bottomup_multiscale": "multi-scale",
+    "bottomup_ideal": "ideal maps",
+}
+
+
+def _case_names(cases: list[tuple[int, int]]) -> str:
+    return ", ".join(f"{persons}p@{size}px" for size, persons in sorted(cases)) or "none"
+
+
+def _speed_range(intervals: dict[tuple[int, int], Interval]) -> str:
+    estimates = sorted(interval.estimate for interval in intervals.values())
+    return f"x{estimates[0]:.2f}-x{estimates[-1]:.2f}"
+
+
+def speed_78(
+    speedups: dict[str, dict[tuple[int, int], Interval]],
+    ap_difference: Interval,
+    jcra_ap: float,
+    bottomup_ap: float,
+    throughput_reading: float,
+    time_reading: float,
+) -> Verdict:
+    """``jcra.speed_78``: is JCRA x``throughput_reading`` faster than the bottom-up state of the art?
+
+    ``speedups[baseline][(input_size, persons)]``: baseline time / JCRA time with its paired
+    bootstrap interval, for ``bottomup`` (trained, single scale), ``bottomup_flip`` (decides),
+    ``bottomup_multiscale`` and ``bottomup_ideal`` (network + post-processing on ground-truth maps);
+    every measured case enters. ``ap_difference``: JCRA AP minus the baseline's, same budget.
+
+    Against the flip test: reproduced when every case's interval lies above the reading, not
+    reproduced when every one lies below, inconclusive when none decides, partly otherwise. A
+    reproduced verdict becomes partly when some ideal-map interval lies below the reading (the win
+    then exists only against the trained baseline) or when JCRA's AP is below the baseline's.
+    """
+    for needed in (SPEED_DECISIVE_BASELINE, SPEED_IDEAL_BASELINE):
+        if not speedups.get(needed):
+            raise ValueError(f"speedups has no case for {needed!r}; it holds {sorted(speedups)}")
+    decisive = speedups[SPEED_DECISIVE_BASELINE]
+    above = [case for case, interval in decisive.items() if interval.above(throughput_reading)]
+    below = [case for case, interval in decisive.items() if interval.below(throughput_reading)]
+    if len(above) == len(decisive):
+        outcome = "reproduced"
+    elif len(below) == len(decisive):
+        outcome = "not reproduced"
+    elif not above and not below:
+        outcome = "inconclusive"
+    else:
+        outcome = "partly"
+    ideal_below = [case for case, iv in speedups[SPEED_IDEAL_BASELINE].items() if iv.below(throughput_reading)]
+    only_trained = outcome == "reproduced" and bool(ideal_below)
+    less_accurate = ap_difference.below(0.0)
+    if outcome == "reproduced" and (only_trained or less_accurate):
+        outcome = "partly"
+    time_cases = [case for case, interval in decisive.items() if interval.above(time_reading)]
+    others = "; ".join(
+        f"{SPEED_BASELINE_NAMES.get(name, name)} {_speed_range(intervals)}"
+        for name, intervals in speedups.items()
+        if name != SPEED_DECISIVE_BASELINE and intervals
+    )
+    reason = (
+        f"against the flip-test baseline JCRA is {_speed_range(decisive)} faster over {len(decisive)} cases: "
+        f"interval above x{throughput_reading:g} in {_case_names(above)}, below in {_case_names(below)}, "
+        f"undecided in {len(decisive) - len(above) - len(below)}; above x{time_reading:g} (78% less time) in "
+        f"{len(time_cases)}; {others}; ideal-map baseline below x{throughput_reading:g} in {_case_names(ideal_below)}"
+        + (" (so the win exists only against the trained baseline)" if only_trained else "")
+        + f"; AP at the same budget JCRA {jcra_ap:.3f} vs baseline {bottomup_ap:.3f}, difference "
+        f"{ap_difference.format('.3f')}" + (" (JCRA less accurate)" if less_accurate else "")
+    )
+    return Verdict(outcome, reason)
