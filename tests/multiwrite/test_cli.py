@@ -134,3 +134,48 @@ def test_python_dash_m_entry_point():
     assert json.loads(done.stdout)["delivered_ok"] is True
     bad = subprocess.run([sys.executable, "-m", "companion.multiwrite", "--ranks", "0"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--ranks" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (
+            ["--topology", "leafspine", "--ranks", "16", "--oversubscription", "inf"],
+            "--oversubscription: must be a finite",
+        ),
+        (["--link-bandwidth-GBps", "1e308"], "--link-bandwidth-GBps: overflows"),
+        (["--link-latency-ns", "1e400"], "--link-latency-ns: must be a finite"),
+        (["--switch-latency-ns", "nan"], "--switch-latency-ns: must be a number"),
+        (["--mtu-bytes", "32", "--header-bytes", "64"], "--mtu-bytes: must be larger than header_bytes (64)"),
+        (["--mtu-bytes", "64", "--header-bytes", "64"], "--mtu-bytes: must be larger than header_bytes (64)"),
+        (["--ranks", "20000"], "--model flow"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(capsys, argv, fragment):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert fragment in err and len(err.strip().splitlines()) == 1
+
+
+def test_json_reports_the_converged_grain(capsys):
+    out = run_json(capsys, ["--algorithm", "mesh", "--ranks", "4", "--message-bytes", "256KiB"])
+    assert out["grain"] >= 4 and out["grain_stop"] in ("converged", "packet grain", "grain cap")
+    assert out["grain_change"] is None or out["grain_change"] >= 0
+    if out["grain_stop"] == "converged":
+        assert out["grain_change"] < 0.01
+    fixed = run_json(capsys, ["--algorithm", "mesh", "--ranks", "4", "--message-bytes", "256KiB", "--fixed-grain"])
+    assert fixed["grain"] is None and fixed["grain_change"] is None
+
+
+def test_long_runs_report_progress_on_stderr_unless_json(capsys, monkeypatch):
+    from companion.multiwrite import simulation
+
+    monkeypatch.setattr(simulation, "REPORT_BATCH", 100)
+    monkeypatch.setattr(simulation, "PROGRESS_EVERY_S", 0.0)
+    assert main(["--algorithm", "mesh", "--ranks", "8", "--message-bytes", "64KiB"]) == 0
+    err = capsys.readouterr().err
+    assert "events/s" in err and "simulated" in err and "grain" in err
+    run_json(capsys, ["--algorithm", "mesh", "--ranks", "8", "--message-bytes", "64KiB"])
+    assert capsys.readouterr().err == ""

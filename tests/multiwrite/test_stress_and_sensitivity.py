@@ -1,5 +1,7 @@
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from companion import paths
@@ -71,3 +73,37 @@ def test_reductions_pick_the_best_baseline_per_quantile_and_size():
     assert by_size.loc[1, "best_baseline"] == "mesh" and by_size.loc[1, "reduction"] == pytest.approx(0.5)
     assert by_size.loc[2, "best_baseline"] == "ring" and by_size.loc[2, "reduction"] == pytest.approx(0.0)
     assert "all" in set(table["message_bytes"])
+
+
+def test_reduction_intervals_bootstrap_over_operations_against_the_best_baseline():
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for algorithm, mean in (("multiwrite", 8.0), ("mesh", 10.0), ("ring", 12.0)):
+        for size in (4096, 1 << 20):
+            for value in rng.normal(mean * (1 if size == 4096 else 2), 0.5, 200):
+                rows.append({"algorithm": algorithm, "message_bytes": size, "latency_us": value})
+    cells = stress.reduction_intervals(pd.DataFrame(rows), [50.0, 99.0], baselines=("mesh", "ring"))
+    assert len(cells) == 4 and (cells["best_baseline"] == "mesh").all()
+    assert (cells["reduction_ci_low"] <= cells["reduction"]).all() and (
+        cells["reduction"] <= cells["reduction_ci_high"]
+    ).all()
+    median = cells[(cells["percentile"] == 50.0) & (cells["message_bytes"] == 4096)].iloc[0]
+    assert median["reduction"] == pytest.approx(0.2, abs=0.02) and median["reduction_ci_low"] > 0.15
+    assert stress.cell_label(65536, 99.0) == "p99 at 64 KiB"
+
+
+def test_deviations_name_every_departure_from_the_assumptions_scenario():
+    assert (
+        stress.deviations(
+            Scenario(ranks=16, ranks_per_node=8), [4096, 1 << 20], ["ring", "mesh", "hierarchical", "multiwrite"]
+        )
+        == []
+    )
+    found = stress.deviations(
+        Scenario(ranks=8, ranks_per_node=4, issue_overhead_ns=0.0), [4096, 65536], ["mesh", "multiwrite"]
+    )
+    assert any("4 ranks per node" in d for d in found)
+    assert any("largest size 65536" in d for d in found)
+    assert any("ring, hierarchical" in d for d in found)
+    assert any("issue_overhead_ns = 0.0" in d for d in found)

@@ -17,6 +17,7 @@ relative latency change at the last doubling (``None`` when only one grain was p
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from companion.multiwrite.result import RunResult
@@ -58,16 +59,28 @@ def grain_ladder(scenario: Scenario, start: int = START_GRAIN, max_grain: int = 
 
 
 def simulate_converged(
-    scenario: Scenario, tolerance: float = TOLERANCE, start: int = START_GRAIN, max_grain: int = MAX_GRAIN
+    scenario: Scenario,
+    tolerance: float = TOLERANCE,
+    start: int = START_GRAIN,
+    max_grain: int = MAX_GRAIN,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[RunResult, Grain]:
-    """Simulate ``scenario`` at the coarsest grain whose last doubling moved latency by < ``tolerance``."""
+    """Simulate ``scenario`` at the coarsest grain whose last doubling moved latency by < ``tolerance``.
+
+    ``progress``: called with status lines (grain, simulated time, events/s) on long runs.
+    """
     if not 0 < tolerance < 1:
         raise ValueError(f"tolerance must be in (0, 1), got {tolerance}")
     ladder = grain_ladder(scenario, start, max_grain)
-    previous = simulate(at_grain(scenario, ladder[0]))
+
+    def run(chunks: int) -> RunResult:
+        report = None if progress is None else (lambda line: progress(f"grain {chunks}: {line}"))
+        return simulate(at_grain(scenario, chunks), progress=report)
+
+    previous = run(ladder[0])
     change, grain = None, Grain(ladder[0], None, "packet grain")
     for chunks in ladder[1:]:
-        result = simulate(at_grain(scenario, chunks))
+        result = run(chunks)
         change = abs(result.latency_s / previous.latency_s - 1.0)
         previous = result
         if change < tolerance:

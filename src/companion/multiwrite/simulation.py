@@ -7,7 +7,9 @@ events (the benchmark's unit of simulator speed).
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 
 import simpy
 from simpy.core import EmptySchedule
@@ -20,6 +22,9 @@ from companion.multiwrite.operation import Operation, Plan
 from companion.multiwrite.rank import Rank
 from companion.multiwrite.result import RunResult, summarize
 from companion.multiwrite.scenario import Scenario
+
+PROGRESS_EVERY_S = 2.0
+REPORT_BATCH = 50_000  # events between looks at the wall clock
 
 
 class Simulation:
@@ -48,19 +53,28 @@ class Simulation:
             self.env.process(rank.run(op, writes, delay))
         return op
 
-    def run(self, until: simpy.Event | None = None) -> int:
-        """Process events until ``until`` fires (default: until none are left); return their count."""
+    def run(self, until: simpy.Event | None = None, progress: Callable[[str], None] | None = None) -> int:
+        """Process events until ``until`` fires (default: until none are left); return their count.
+
+        ``progress``: called with a status line (simulated time, events, events/s) about every
+        ``PROGRESS_EVERY_S`` of wall time.
+        """
         env, count = self.env, 0
         step = env.step
+        started = time.perf_counter()
+        report_at = REPORT_BATCH if progress is not None else math.inf
+        last_report = started
         try:
-            if until is None:
-                while True:
-                    step()
-                    count += 1
-            else:
-                while not until.processed:
-                    step()
-                    count += 1
+            while until is None or not until.processed:
+                step()
+                count += 1
+                if count >= report_at:
+                    report_at += REPORT_BATCH
+                    now = time.perf_counter()
+                    if now - last_report >= PROGRESS_EVERY_S:
+                        last_report = now
+                        rate = count / (now - started)
+                        progress(f"simulated {env.now * 1e6:.1f} us, {count} events, {rate:,.0f} events/s")
         except EmptySchedule:
             if until is not None and not until.processed:
                 raise RuntimeError(
@@ -70,12 +84,15 @@ class Simulation:
         return count
 
 
-def simulate(scenario: Scenario, check: bool = True) -> RunResult:
-    """Simulate one collective; raise DeliveryError if any receiver did not get exactly its bytes."""
+def simulate(scenario: Scenario, check: bool = True, progress: Callable[[str], None] | None = None) -> RunResult:
+    """Simulate one collective; raise DeliveryError if any receiver did not get exactly its bytes.
+
+    ``progress``: called with a status line about every 2 s of wall time on long runs.
+    """
     started = time.perf_counter()
     sim = Simulation(scenario)
     op = sim.launch(plan_for(scenario))
-    sim.run()
+    sim.run(progress=progress)
     if check:
         op.check()
     return summarize(sim, op, wall_s=time.perf_counter() - started)

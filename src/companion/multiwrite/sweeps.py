@@ -6,15 +6,17 @@ Each scenario becomes one row (:func:`measure`): its parameters, the simulator's
 and the analytic prediction. The whole frame is cached by :func:`companion.cache.cached_frame`
 under a key naming every scenario and a hash of this package's source, so a figure tweak never
 re-simulates and a model change always does. By default the scenarios run in a local process
-pool of ``max_workers``; pass any Executor (e.g. a Dask client's) to run them elsewhere.
+pool of ``max_workers``; pass any Executor to run them elsewhere, e.g. a Dask cluster's through
+:func:`executor_for` (a notebook's ``scheduler`` parameter).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict
 from functools import lru_cache, partial
 from pathlib import Path
@@ -93,6 +95,21 @@ def run_all(function: Callable, items: list, executor: Executor | None = None, m
         return [function(item) for item in items]
     with ProcessPoolExecutor(max_workers=max_workers) as pool:
         return list(pool.map(function, items, chunksize=1))
+
+
+@contextmanager
+def executor_for(scheduler: str = "") -> Iterator[Executor | None]:
+    """Where sweeps run: ``""`` -> None (a local process pool); else a Dask scheduler's address
+    (e.g. ``tcp://host:8786``), whose workers run the scenarios (``pip install -e '.[dask]'``)."""
+    if not scheduler:
+        yield None
+        return
+    try:
+        from distributed import Client
+    except ImportError as error:
+        raise ImportError(f"scheduler={scheduler!r} needs dask.distributed: pip install -e '.[dask]'") from error
+    with Client(scheduler) as client:
+        yield client.get_executor(pure=False)
 
 
 def sweep(

@@ -1,0 +1,136 @@
+"""The flow-level model: max-min fair rates, the same traffic and delivery as the packet model, and
+latencies within 2% of the converged packet model where messages amortise the pipeline fill."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from companion.multiwrite import flow
+from companion.multiwrite.__main__ import main
+from companion.multiwrite.convergence import simulate_converged
+from companion.multiwrite.operation import DeliveryError
+from companion.multiwrite.scenario import Scenario, ScenarioError
+from companion.multiwrite.simulation import simulate
+
+
+def _flows(resources: list[list[int]], capacity: list[float]) -> flow.Flows:
+    ptr = np.cumsum([0] + [len(r) for r in resources])
+    count = len(resources)
+    return flow.Flows(
+        size=np.ones(count),
+        post_s=np.zeros(count),
+        pred=np.full(count, -1),
+        supplier=np.full(count, -1),
+        supplier_lag_s=np.zeros(count),
+        ptr=ptr,
+        res=np.array([i for r in resources for i in r]),
+        weight=np.ones(int(ptr[-1])),
+        capacity=np.array(capacity, dtype=float),
+    )
+
+
+def test_max_min_rates_textbook_example():
+    # Link 0 (capacity 1) carries flows a, b; link 1 (capacity 2) carries b, c: a = b = 0.5, c = 1.5.
+    fl = _flows([[0], [0, 1], [1]], [1.0, 2.0])
+    rates = flow.max_min_rates(fl, np.arange(3), np.full(3, np.inf))
+    np.testing.assert_allclose(rates, [0.5, 0.5, 1.5])
+
+
+def test_max_min_rates_respect_caps_and_give_the_rest_away():
+    fl = _flows([[0], [0]], [1.0])
+    rates = flow.max_min_rates(fl, np.arange(2), np.array([0.2, np.inf]))
+    np.testing.assert_allclose(rates, [0.2, 0.8])
+
+
+CASES = [
+    Scenario(algorithm="mesh", topology="star", ranks=8, message_bytes=1 << 20),
+    Scenario(algorithm="ring", topology="star", ranks=8, message_bytes=1 << 20),
+    Scenario(algorithm="multiwrite", topology="leafspine", ranks=16, oversubscription=2.0, message_bytes=1 << 20),
+    Scenario(algorithm="hierarchical", topology="leafspine", ranks=16, oversubscription=2.0, message_bytes=1 << 20),
+]
+
+
+@pytest.mark.parametrize("scenario", CASES, ids=lambda s: f"{s.algorithm}-{s.topology}")
+def test_flow_latency_within_two_percent_of_the_converged_packet_model(scenario):
+    packet, _ = simulate_converged(scenario)
+    fluid = flow.simulate(scenario.with_(model="flow"))
+    assert fluid.delivered_ok
+    assert abs(fluid.latency_us / packet.latency_us - 1) < 0.02, (fluid.latency_us, packet.latency_us)
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        Scenario(algorithm="hierarchical-multiwrite", topology="leafspine", ranks=16, message_bytes=65536),
+        Scenario(algorithm="group-multicast", topology="star", ranks=8, message_bytes=65536),
+        Scenario(collective="dispatch", algorithm="mesh", topology="leafspine", ranks=16, tokens_per_rank=16),
+        Scenario(collective="dispatch", algorithm="multiwrite", topology="star", ranks=8, tokens_per_rank=16),
+    ],
+    ids=lambda s: f"{s.collective}-{s.algorithm}",
+)
+def test_flow_model_moves_exactly_the_packet_models_bytes(scenario):
+    packet, fluid = simulate(scenario), flow.simulate(scenario.with_(model="flow"))
+    by_link = packet.links.set_index("link")
+    fluid_links = fluid.links.set_index("link").loc[by_link.index]
+    for column in ("bytes", "payload_bytes", "packets", "max_duplication"):
+        np.testing.assert_array_equal(fluid_links[column].to_numpy(), by_link[column].to_numpy(), err_msg=column)
+    assert fluid.max_link_duplication == packet.max_link_duplication
+    assert (fluid.writes_posted, fluid.group_setups) == (packet.writes_posted, packet.group_setups)
+
+
+@pytest.mark.parametrize("algorithm", ["ring", "mesh", "hierarchical-multiwrite"])
+def test_rate_classes_give_the_per_flow_result(algorithm, monkeypatch):
+    scenario = Scenario(algorithm=algorithm, topology="leafspine", ranks=32, path_selection="source", model="flow")
+    classes = flow.simulate(scenario)
+    assert classes.notes["rate_class_shift"] == 8 and classes.notes["flows"] < classes.writes_posted
+    monkeypatch.setattr(flow, "_candidate_step", lambda s: s.ranks)
+    per_flow = flow.simulate(scenario)
+    assert per_flow.notes["rate_class_shift"] == 32
+    assert per_flow.latency_us == pytest.approx(classes.latency_us, rel=1e-9)
+    np.testing.assert_allclose(per_flow.rank_completion_s, classes.rank_completion_s, rtol=1e-9)
+    np.testing.assert_array_equal(per_flow.links["bytes"].to_numpy(), classes.links["bytes"].to_numpy())
+
+
+def test_a_plan_that_misses_bytes_fails_the_delivery_check(monkeypatch):
+    from companion.multiwrite import collectives
+
+    def broken(s):
+        plan = collectives.plan_for(s)
+        plan.programs[0] = plan.programs[0][:-1]  # rank 0 forgets its last write
+        return plan
+
+    monkeypatch.setattr(flow, "plan_for", broken)
+    with pytest.raises(DeliveryError, match="delivery check failed"):
+        flow.simulate(Scenario(algorithm="mesh", ranks=4, message_bytes=4096, model="flow"))
+
+
+def test_group_setups_queue_at_one_controller():
+    s = Scenario(algorithm="group-multicast", ranks=8, message_bytes=4096, group_setup_us=100.0, model="flow")
+    result = flow.simulate(s)
+    assert result.group_setups == 8
+    assert result.latency_us > 8 * 100.0  # the last group is installed after eight setups in a row
+
+
+def test_flow_model_rejects_credit_flow_control():
+    with pytest.raises(ScenarioError, match="buffer_bytes"):
+        Scenario(model="flow", buffer_bytes=1 << 20)
+
+
+def test_cli_flow_model_prints_the_packet_models_json_shape(capsys):
+    argv = ["--ranks", "8", "--message-bytes", "64KiB", "--algorithm", "multiwrite", "--json"]
+    assert main(argv) == 0
+    packet = json.loads(capsys.readouterr().out)
+    assert main([*argv, "--model", "flow"]) == 0
+    fluid = json.loads(capsys.readouterr().out)
+    assert set(fluid) == set(packet) and fluid["scenario"]["model"] == "flow" and fluid["delivered_ok"]
+    assert set(fluid["link_bytes"]) == set(packet["link_bytes"])
+    assert math.isclose(fluid["latency_us"], packet["latency_us"], rel_tol=0.1)
+
+
+def test_flow_model_reports_progress_on_long_runs(monkeypatch):
+    lines = []
+    monkeypatch.setattr(flow, "PROGRESS_INTERVAL_S", 0.0)
+    flow.simulate(Scenario(algorithm="mesh", ranks=16, message_bytes=65536, model="flow"), progress=lines.append)
+    assert lines and "us simulated" in lines[-1] and "events" in lines[-1]
