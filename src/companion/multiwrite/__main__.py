@@ -5,7 +5,10 @@
 
 Every :class:`~companion.multiwrite.scenario.Scenario` field is a flag (``ranks_per_node`` ->
 ``--ranks-per-node``); byte sizes accept KiB/MiB/GiB suffixes. ``--analytic`` adds the alpha-beta
-model's prediction. A bad value exits with status 2 and a message naming the flag.
+model's prediction. Each packet-model run refines its grain (chunks per message, doubled down to
+MTU packets) until latency changes by less than 1% (``--fixed-grain`` turns that off); the JSON
+reports ``grain`` and ``grain_change``. Long runs print progress (simulated time, events/s) to
+stderr unless ``--json`` asks for quiet. A bad value exits with status 2 and a message naming the flag.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ import sys
 import typing
 from dataclasses import MISSING, fields
 
-from companion.multiwrite import analytic
+from companion.multiwrite import analytic, flow
+from companion.multiwrite.convergence import simulate_converged
 from companion.multiwrite.operation import DeliveryError
 from companion.multiwrite.scenario import (
     ALGORITHMS,
     COLLECTIVES,
     ENGINES,
+    MODELS,
+    PATH_SELECTIONS,
     ROUTINGS,
     TOPOLOGIES,
     Scenario,
@@ -37,6 +43,8 @@ CHOICES = {
     "topology": TOPOLOGIES,
     "engine": ENGINES,
     "routing": ROUTINGS,
+    "path_selection": PATH_SELECTIONS,
+    "model": MODELS,
 }
 _SIZE = re.compile(r"^\s*(?P<number>[0-9]+)\s*(?P<unit>|B|KiB|MiB|GiB|K|M|G)\s*$")
 _UNITS = {"": 1, "B": 1, "K": 1024, "KiB": 1024, "M": 1 << 20, "MiB": 1 << 20, "G": 1 << 30, "GiB": 1 << 30}
@@ -67,8 +75,15 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad input ends with exit status 2 and one line naming the flag (no usage block)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="python -m companion.multiwrite",
         description="Simulate a unicast or multicast collective on a modelled fabric (see companion.multiwrite).",
     )
@@ -87,7 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
             parser.add_argument(flag(f.name), type=_number, default=default, help=help_text)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     parser.add_argument("--analytic", action="store_true", help="also report the analytic alpha-beta prediction")
+    parser.add_argument(
+        "--fixed-grain",
+        action="store_true",
+        help="packet model: simulate at --chunk-bytes / --max-chunks-per-message as given instead of refining the "
+        "grain until latency changes by < 1%% (the default; the JSON reports grain and grain_change)",
+    )
     return parser
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _summary(result, prediction) -> str:
@@ -103,6 +128,9 @@ def _summary(result, prediction) -> str:
         f"  writes posted      {result.writes_posted:12d}",
         f"  events             {result.events:12d} in {result.wall_s:.2f} s",
     ]
+    if result.grain is not None:
+        change = "n/a" if result.grain_change is None else f"{100 * result.grain_change:.2f}%"
+        lines.append(f"  grain              {result.grain:12d} chunks/message ({result.grain_stop}, change {change})")
     if s["algorithm"] == "group-multicast":
         lines.append(f"  groups created     {result.group_setups:12d}, fallbacks to unicast {result.group_fallbacks}")
     if prediction is not None:
@@ -123,13 +151,18 @@ def _jsonable(value):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = vars(parser.parse_args(argv))
-    as_json, with_analytic = args.pop("json"), args.pop("analytic")
+    as_json, with_analytic, fixed_grain = args.pop("json"), args.pop("analytic"), args.pop("fixed_grain")
     try:
         scenario = Scenario(**args)
     except ScenarioError as error:
         parser.error(f"{flag(error.parameter)}: {error.detail}")
     try:
-        result = simulate(scenario)
+        if scenario.model == "flow":
+            result = flow.simulate(scenario, progress=None if as_json else flow.stderr_progress)
+        elif fixed_grain:
+            result = simulate(scenario, progress=None if as_json else _stderr)
+        else:
+            result, _ = simulate_converged(scenario, progress=None if as_json else _stderr)
     except DeliveryError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

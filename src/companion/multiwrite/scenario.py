@@ -24,7 +24,10 @@ ALGORITHMS_FOR = {
 TOPOLOGIES = ("star", "leafspine", "fullmesh")
 ENGINES = ("duplex", "shared")
 ROUTINGS = ("uniform", "skewed")
+PATH_SELECTIONS = ("source", "ecmp-hash")
 MULTICAST_ALGORITHMS = ("multiwrite", "hierarchical-multiwrite", "group-multicast")
+PACKET_MODEL_MAX_RANKS = 2048  # above this an AllGather needs hours of events: the flow model's range
+MODELS = ("packet", "flow")
 
 # Where each default comes from. None of these numbers is from the MultiWrite paper.
 ASSUMPTIONS = {
@@ -38,6 +41,11 @@ ASSUMPTIONS = {
     "mtu_bytes": "4096-byte packet payload, as RoCE/IB MTU 4096",
     "header_bytes": "64 header bytes per packet, an assumption close to RoCEv2's 58-78",
     "bitmap_bits_per_rank": "1 bit per rank of destination bitmap in a MultiWrite header",
+    "path_selection": "source: one rule for unicast and multicast flows alike, every flow of rank r crosses "
+    "spine r mod k (static source-based spine choice, balanced when all ranks send alike, so neither scheme "
+    "gains from spine choice: issue 10's confound); ecmp-hash, per-flow ECMP hashing as commodity switches do "
+    "(hash-threshold ECMP, RFC 2992; multicast trees hashed on (source, group)), is the alternative studied in "
+    "06_sensitivity, where few large flows can collide on one uplink",
     "engine": "duplex: a DMA/NIC engine with independent send and receive directions",
     "switch_replication_GBps": "inf: replication at line rate in the switch crossbar",
     "group_setup_us": "100 us control-plane round trip per new multicast group, an assumption",
@@ -73,6 +81,10 @@ class Scenario:
     )
     oversubscription: float = field(default=1.0, metadata=_meta("leaf downlink / uplink capacity ratio (leafspine)"))
     spines: int | None = field(default=None, metadata=_meta("spine switches (leafspine); default ranks_per_node"))
+    path_selection: str = field(
+        default="source",
+        metadata=_meta("equal-cost path choice per flow, unicast and multicast alike: source or ecmp-hash"),
+    )
     message_bytes: int = field(default=1 << 20, metadata=_meta("AllGather: each rank's block in bytes"))
     link_bandwidth_GBps: float = field(
         default=56.0, metadata=_meta("bandwidth of every rank link, 1e9 B/s, each direction")
@@ -113,6 +125,10 @@ class Scenario:
     routing: str = field(default="uniform", metadata=_meta("dispatch: uniform or skewed (Zipf) expert choice"))
     routing_skew: float = field(default=1.0, metadata=_meta("dispatch: Zipf exponent of the skewed routing"))
     seed: int = field(default=0, metadata=_meta("seed of every random choice"))
+    model: str = field(
+        default="packet",
+        metadata=_meta("packet: chunk-level events; flow: max-min fair fluid flows (companion.multiwrite.flow)"),
+    )
 
     def __post_init__(self) -> None:
         self._check_choice("collective", COLLECTIVES)
@@ -120,16 +136,28 @@ class Scenario:
         self._check_choice("topology", TOPOLOGIES)
         self._check_choice("engine", ENGINES)
         self._check_choice("routing", ROUTINGS)
+        self._check_choice("model", MODELS)
+        self._check_choice("path_selection", PATH_SELECTIONS)
         self._check_int("ranks", low=2)
+        if self.model == "packet" and self.ranks > PACKET_MODEL_MAX_RANKS:
+            raise ScenarioError(
+                "ranks",
+                f"the packet model cannot finish above {PACKET_MODEL_MAX_RANKS} ranks (its events grow as ranks^2); "
+                f"use --model flow for {self.ranks} ranks",
+            )
         if self.ranks_per_node is not None:
             self._check_int("ranks_per_node", low=1)
             if self.ranks % self.ranks_per_node:
                 raise ScenarioError("ranks_per_node", f"must divide ranks ({self.ranks}), got {self.ranks_per_node}")
         if self.spines is not None:
             self._check_int("spines", low=1)
-        self._check_float("oversubscription", low=1.0)
+        self._check_float("oversubscription", low=1.0, finite=True)
         self._check_int("message_bytes", low=1)
         self._check_float("link_bandwidth_GBps", low=0.0, strict=True, finite=True)
+        for name in ("link_bandwidth_GBps", "engine_bandwidth_GBps", "switch_replication_GBps"):
+            value = getattr(self, name)
+            if value is not None and math.isfinite(value) and not math.isfinite(value * 1e9 * self.ranks):
+                raise ScenarioError(name, f"overflows when converted to bytes per second: got {value!r}")
         if self.engine_bandwidth_GBps is not None:
             self._check_float("engine_bandwidth_GBps", low=0.0, strict=True, finite=True)
         for name in (
@@ -142,6 +170,10 @@ class Scenario:
             self._check_float(name, low=0.0, finite=True)
         self._check_int("mtu_bytes", low=1)
         self._check_int("header_bytes", low=0)
+        if self.mtu_bytes <= self.header_bytes:
+            raise ScenarioError(
+                "mtu_bytes", f"must be larger than header_bytes ({self.header_bytes}): got {self.mtu_bytes}"
+            )
         self._check_int("bitmap_bits_per_rank", low=0)
         self._check_float("switch_replication_GBps", low=0.0, strict=True)
         self._check_float("buffer_bytes", low=0.0, strict=True)
@@ -155,10 +187,15 @@ class Scenario:
         if self.top_k > self.ranks * self.experts_per_rank:
             raise ScenarioError(
                 "top_k",
-                f"must be at most the number of experts, ranks x experts_per_rank = {self.ranks * self.experts_per_rank}, got {self.top_k}",
+                f"must be at most the number of experts, ranks x experts_per_rank = "
+                f"{self.ranks * self.experts_per_rank}, got {self.top_k}",
             )
         self._check_float("routing_skew", low=0.0, finite=True)
         self._check_int("seed", low=0)
+        if self.model == "flow" and math.isfinite(self.buffer_bytes):
+            raise ScenarioError(
+                "buffer_bytes", "the flow model has no credit flow control: must be inf with model flow"
+            )
         largest_chunk = self.wire_bytes(self.chunk_bytes_for(self.largest_write_bytes), multicast=True)
         if self.buffer_bytes < largest_chunk:
             # A buffer smaller than one simulated chunk could never admit it: the run would stall.
@@ -265,7 +302,9 @@ __all__ = [
     "ASSUMPTIONS",
     "COLLECTIVES",
     "ENGINES",
+    "MODELS",
     "MULTICAST_ALGORITHMS",
+    "PATH_SELECTIONS",
     "ROUTINGS",
     "Scenario",
     "ScenarioError",
