@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+from .. import paths, style
 from .data.skeleton import KeypointLayout
 
 POSE_COLORS = plt.get_cmap("tab10").colors
@@ -216,3 +217,178 @@ def prediction_grid(
         axes[row + 1, column].set_title("ground truth", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- speed (jcra/06_speed)
+
+SPEED_RUNNERS = {
+    "jcra": ("JCRA, configured queries", "#1f77b4", "-"),
+    "jcra_fast": ("JCRA traced (same outputs)", "#1f77b4", ":"),
+    "jcra_300q": ("JCRA, 300 queries (timing only)", "#17becf", "--"),
+    "bottomup": ("bottom-up, single scale", "#ff7f0e", "-"),
+    "bottomup_flip": ("bottom-up, flip test", "#d62728", "-"),
+    "bottomup_multiscale": ("bottom-up, multi-scale + flip", "#8c564b", "-"),
+    "bottomup_ideal": ("bottom-up network + post-processing on ideal maps", "black", "--"),
+}
+
+
+def latency_by_crowd(results: list[dict], hardware: str) -> tuple[plt.Figure, pd.DataFrame]:
+    """Per input size, the median end-to-end ms per image of every runner against the crowd size,
+    with the interquartile range shaded (all measured here)."""
+    frame = pd.DataFrame(results).sort_values(["input_size", "persons"])
+    sizes = sorted(frame["input_size"].unique())
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5.4 * len(sizes), 4.0), squeeze=False, sharey=True)
+    for ax, size in zip(axes[0], sizes):
+        rows = frame[frame["input_size"] == size]
+        for runner, (label, colour, line) in SPEED_RUNNERS.items():
+            if f"{runner}_ms" not in rows or rows[f"{runner}_ms"].isna().all():
+                continue
+            ax.plot(rows["persons"], rows[f"{runner}_ms"], ls=line, marker="o", ms=3, color=colour, label=label)
+            ax.fill_between(
+                rows["persons"], rows[f"{runner}_ms_q25"], rows[f"{runner}_ms_q75"], color=colour, alpha=0.15
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(sorted(rows["persons"].unique()), [str(p) for p in sorted(rows["persons"].unique())])
+        ax.minorticks_off()
+        ax.set(xlabel="persons in the image", ylabel="ms per image, end to end (median; band: IQR)")
+        ax.set_title(f"{size} x {size} input", fontsize=10)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=2,
+        fontsize=8,
+        title="all measured here",
+        title_fontsize=8,
+    )
+    fig.suptitle(f"Latency at batch 1 ({hardware})", fontsize=10)
+    columns = ["input_size", "persons", "persons_drawn"] + [
+        f"{runner}{part}"
+        for runner in SPEED_RUNNERS
+        for part in ("_ms", "_ms_q25", "_ms_q75", "_network_ms", "_postprocess_ms", "_found")
+        if f"{runner}{part}" in frame
+    ]
+    return fig, frame[columns]
+
+
+def speedup_intervals(
+    speedups: dict[str, dict[tuple[int, int], object]], readings: dict[str, float]
+) -> tuple[plt.Figure, pd.DataFrame]:
+    """Per input size, baseline time / JCRA time with its 95% interval against the crowd size, one
+    series per baseline protocol, beside the two readings of "78% faster" (reported by the paper).
+
+    ``speedups[baseline][(input_size, persons)]`` is a ``stats.Interval`` (``bench.speedups``)."""
+    rows = [
+        {
+            "baseline": baseline,
+            "input_size": size,
+            "persons": persons,
+            "speedup": iv.estimate,
+            "ci_low": iv.low,
+            "ci_high": iv.high,
+        }
+        for baseline, cases in speedups.items()
+        for (size, persons), iv in sorted(cases.items())
+    ]
+    frame = pd.DataFrame(rows)
+    sizes = sorted(frame["input_size"].unique())
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5.4 * len(sizes), 4.0), squeeze=False, sharey=True)
+    for ax, size in zip(axes[0], sizes):
+        here = frame[frame["input_size"] == size]
+        for shift, (baseline, series) in zip(np.linspace(-0.06, 0.06, 4), here.groupby("baseline", sort=False)):
+            label, colour, line = SPEED_RUNNERS[baseline]
+            x = series["persons"] * (1 + shift)
+            ax.errorbar(
+                x,
+                series["speedup"],
+                yerr=[series["speedup"] - series["ci_low"], series["ci_high"] - series["speedup"]],
+                marker="o",
+                ms=4,
+                capsize=3,
+                ls=line,
+                color=colour,
+                label=f"over {label}",
+            )
+        ax.axhline(1.0, color="grey", lw=0.8)
+        for name, style_ in (("throughput_reading", "--"), ("time_reading", "-.")):
+            ax.axhline(
+                readings[name],
+                color="black",
+                ls=style_,
+                lw=1,
+                label=f"x{readings[name]:g}: '78% faster' read as "
+                + ("1.78x throughput" if name == "throughput_reading" else "78% less time")
+                + " (reported by the paper)",
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        persons = sorted(here["persons"].unique())
+        ax.set_xticks(persons, [str(p) for p in persons])
+        ax.minorticks_off()
+        ax.set(xlabel="persons in the image", ylabel="baseline time / JCRA time (95% CI)")
+        ax.set_title(f"{size} x {size} input (measured here)", fontsize=10)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=8)
+    fig.suptitle("Speed-up of JCRA over each bottom-up protocol", fontsize=10)
+    return fig, frame
+
+
+def published_speed_points() -> pd.DataFrame:
+    """Rows of ``data/baselines_coco.csv`` that give a time per image (method, backbone, AP, ms)."""
+    table = pd.read_csv(paths.DATA_DIR / "baselines_coco.csv")
+    timed = table[table["ms_per_image"].notna()]
+    return timed[["method", "backbone", "input", "split", "AP", "ms_per_image", "source"]].reset_index(drop=True)
+
+
+def accuracy_latency_figure(
+    measured: pd.DataFrame, published: pd.DataFrame, data_label: str, hardware: str
+) -> tuple[plt.Figure, pd.DataFrame]:
+    """AP against end-to-end latency: left, both models measured here on the same data; right,
+    published (AP, ms) points, which come from other hardware and data and are not comparable.
+
+    ``measured`` has columns method, AP (fraction), ms, ms_q25, ms_q75.
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11.0, 3.8))
+    for row in measured.itertuples():
+        base = row.method.split(" ")[0]  # "jcra traced" keeps JCRA's colour, hollow
+        left.errorbar(
+            row.ms,
+            100 * row.AP,
+            xerr=[[row.ms - row.ms_q25], [row.ms_q75 - row.ms]],
+            marker="o",
+            mfc="white" if base != row.method else None,
+            capsize=3,
+            color=style.method_color(base),
+            label=f"{row.method} (measured here)",
+        )
+    left.set(xlabel="ms per image (median; bar: IQR)", ylabel="AP (%)")
+    left.set_title(f"{data_label}\n{hardware}", fontsize=9)
+    left.legend(fontsize=7)
+    for row in published.itertuples():
+        right.scatter(row.ms_per_image, row.AP, color=style.method_color(row.method), marker="s")
+        right.annotate(
+            f"{row.method} {row.backbone}",
+            (row.ms_per_image, row.AP),
+            fontsize=7,
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
+    sources, splits, inputs = (
+        ", ".join(sorted(published[c].astype(str).unique())) for c in ("source", "split", "input")
+    )
+    right.set(xlabel="ms per image (GPU unnamed)", ylabel="COCO AP (%)")
+    right.set_title(f"{style.reported_by(sources)}\n(COCO {splits}, {inputs}; other hardware and data)", fontsize=9)
+    right.margins(0.3)
+    data = pd.concat(
+        [
+            measured.assign(source="measured here"),
+            published.rename(columns={"ms_per_image": "ms"}).assign(
+                AP=published["AP"] / 100, source=published["source"].map(style.reported_by)
+            ),
+        ],
+        ignore_index=True,
+    )
+    return fig, data
