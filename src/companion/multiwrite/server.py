@@ -21,8 +21,9 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
+from heapq import heappush
 
-from simpy.events import Timeout
+from simpy.events import NORMAL
 
 
 class Chunk:
@@ -64,7 +65,21 @@ class Hold:
             self.link.return_credit(self.wire_bytes)
 
 
-def _arrive(event: Timeout) -> None:
+class Timer:
+    """A bare simpy event that fires ``callback`` after a delay: what ``simpy.Timeout(...)
+    .callbacks.append(callback)`` does, minus its bookkeeping. It takes the same place in the
+    event queue (time, NORMAL priority, next event id), so runs are identical, only faster."""
+
+    __slots__ = ("callbacks", "_value", "_ok")
+
+    def __init__(self, env, delay: float, callback: Callable, value=None):
+        self.callbacks = (callback,)
+        self._value = value
+        self._ok = True
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
+
+
+def _arrive(event: Timer) -> None:
     sink, chunk, hold = event._value
     sink(chunk, hold)
 
@@ -128,12 +143,12 @@ class Server:
         service_s = self._service_s(entry)
         self.busy_s += service_s
         self.free_at = self.env.now + service_s
-        Timeout(self.env, service_s).callbacks.append(self._finish)
+        Timer(self.env, service_s, self._finish)
 
     def _service_s(self, entry: tuple) -> float:
         return entry[0].wire_bytes / self.bandwidth_Bps
 
-    def _finish(self, _event: Timeout) -> None:
+    def _finish(self, _event: Timer) -> None:
         entry = self.current
         chunk, hold, sink = entry[0], entry[1], entry[2]
         next_hold = entry[3] if len(entry) == 4 else None  # only a flow-controlled link takes a downstream place
@@ -144,7 +159,7 @@ class Server:
             self._start()
         next_hold = self._pass_hold(hold, next_hold)
         if self.latency_s:
-            Timeout(self.env, self.latency_s, (sink, chunk, next_hold)).callbacks.append(_arrive)
+            Timer(self.env, self.latency_s, _arrive, (sink, chunk, next_hold))
         else:
             sink(chunk, next_hold)
 
@@ -276,16 +291,20 @@ class Link(Server):
             super().push(chunk, hold, sink)
             return
         # No flow control: FIFO means this chunk leaves once everything queued before it has left.
-        now = self.env.now
-        start = self.free_at if self.free_at > now else now
-        backlog = (start - now) * self.bandwidth_Bps
-        if backlog > self.max_queue_bytes:
-            self.max_queue_bytes = backlog
+        env = self.env
+        now = env._now
+        free_at = self.free_at
+        if free_at > now:
+            backlog = (free_at - now) * self.bandwidth_Bps
+            if backlog > self.max_queue_bytes:
+                self.max_queue_bytes = backlog
+        else:
+            free_at = now
         service_s = chunk.wire_bytes / self.bandwidth_Bps
-        self.free_at = start + service_s
+        self.free_at = free_at = free_at + service_s
         self.busy_s += service_s
         self._sent(chunk)
-        Timeout(self.env, self.free_at - now + self.latency_s, (sink, chunk, None)).callbacks.append(_arrive)
+        Timer(env, free_at - now + self.latency_s, _arrive, (sink, chunk, None))
 
     def _next(self) -> tuple | None:
         chunk, hold, sink = self.queue[0]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from heapq import heappop
 
 import simpy
-from simpy.core import EmptySchedule
 
 from companion.multiwrite import topology as topology_module
 from companion.multiwrite.collectives import plan_for
@@ -60,26 +60,35 @@ class Simulation:
         ``PROGRESS_EVERY_S`` of wall time.
         """
         env, count = self.env, 0
-        step = env.step
+        queue = env._queue
         started = time.perf_counter()
         report_at = REPORT_BATCH if progress is not None else math.inf
         last_report = started
-        try:
-            while until is None or not until.processed:
-                step()
-                count += 1
-                if count >= report_at:
-                    report_at += REPORT_BATCH
-                    now = time.perf_counter()
-                    if now - last_report >= PROGRESS_EVERY_S:
-                        last_report = now
-                        rate = count / (now - started)
-                        progress(f"simulated {env.now * 1e6:.1f} us, {count} events, {rate:,.0f} events/s")
-        except EmptySchedule:
-            if until is not None and not until.processed:
-                raise RuntimeError(
-                    "the simulation ran out of events before the operation completed (a deadlock)"
-                ) from None
+        # simpy's Environment.step, inlined (same order, same failure check): the loop runs once per event.
+        while until is None or until.callbacks is not None:
+            try:
+                env._now, _, _, event = heappop(queue)
+            except IndexError:
+                if until is not None:
+                    raise RuntimeError(
+                        "the simulation ran out of events before the operation completed (a deadlock)"
+                    ) from None
+                break
+            callbacks, event.callbacks = event.callbacks, None
+            for callback in callbacks:
+                callback(event)
+            if not event._ok and not hasattr(event, "_defused"):
+                error = type(event._value)(*event._value.args)
+                error.__cause__ = event._value
+                raise error
+            count += 1
+            if count >= report_at:
+                report_at += REPORT_BATCH
+                now = time.perf_counter()
+                if now - last_report >= PROGRESS_EVERY_S:
+                    last_report = now
+                    rate = count / (now - started)
+                    progress(f"simulated {env.now * 1e6:.1f} us, {count} events, {rate:,.0f} events/s")
         self.events += count
         return count
 
