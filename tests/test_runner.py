@@ -212,7 +212,7 @@ def test_executed_notebook_shows_figures_inline_and_hides_the_injected_parameter
     png = (project[2] / "demo/01_plot/squares.png").read_bytes()
     assert figures[0]["data"]["image/png"].replace("\n", "") == base64.b64encode(png).decode()
     captions = ["".join(o["data"]["text/markdown"]) for o in outputs if "text/markdown" in o.get("data", {})]
-    assert captions and captions[0].startswith("**Figure 1.**") and "squares" in captions[0]
+    assert captions and captions[0].startswith("**Figure 1.**") and "Saved as `squares`" in captions[0]
 
 
 def test_heartbeat_shows_the_progress_status_line(tmp_path, monkeypatch):

@@ -72,9 +72,11 @@ class Outputs:
             plt.close(fig)
 
     def _caption(self, fig: plt.Figure, name: str, caption: str | None) -> str:
-        text = caption or style.figure_title(fig)
-        where = f"`{name}` (PNG, PDF and the CSV of its numbers, in the notebook's output folder)"
-        return f"**Figure {self._figures}.** {text + ' ' if text else ''}File {where}."
+        text = (caption or style.figure_title(fig)).strip()
+        if text and not text.endswith((".", "?", "!")):
+            text += "."
+        files = f"Saved as `{name}` (PNG, PDF, and CSV of its numbers)."
+        return f"**Figure {self._figures}.** {text + ' ' if text else ''}{files}"
 
     def glue(self, name: str, value: Any) -> None:
         """Make ``value`` quotable in the notebook's prose as ``{glue:text}`name``` (``myst_nb.glue``).

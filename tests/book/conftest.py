@@ -1,5 +1,6 @@
-"""A small fake `make figures` result for the book tests: executed notebooks with outputs, a figures
-tree with PNG/PDF/CSV/Markdown outputs, claim records and the scoreboard. No kernel runs."""
+"""A small fake `make figures PROFILE=smoke` result for the book tests: executed notebooks with outputs
+(parameters and papermill's injected cell, math, an inline figure with its caption), a published tree
+with PNG/PDF/CSV/Markdown outputs, claim records and the scoreboard. No kernel runs."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def _record(figures: Path, notebook: str, claim_id: str, verdict: str, figure: s
     records = claims.read_records(path)
     records[claim_id] = claims.ClaimRecord(
         claim_id=claim_id,
-        verdict=verdict,
+        verdict=claims.no_evidence("smoke"),
+        rule_outcome=verdict,
         reason=f"fixture reason for {claim_id}",
         notebook=notebook,
         measured={"value": 1.5},
@@ -66,6 +68,9 @@ def _figure(figures: Path, notebook: str, stem: str) -> None:
     (folder / f"{stem}.csv").write_text("x,y\n0,0\n1,1\n")
 
 
+CAPTION = "**Figure 1.** OKS against distance. Saved as `oks_curve` (PNG, PDF, and CSV of its numbers)."
+
+
 @pytest.fixture(scope="session")
 def book_inputs(tmp_path_factory) -> dict[str, Path]:
     """``executed`` and ``figures`` folders as `make figures` leaves them, for two wing notebooks and 00_claims."""
@@ -77,12 +82,20 @@ def book_inputs(tmp_path_factory) -> dict[str, Path]:
         "OKS *by* the book",
         [
             new_code_cell('profile: str = "smoke"', metadata={"tags": ["parameters"]}),
-            new_code_cell(
-                "fig = plot()",
-                outputs=[new_output("display_data", data={"image/png": inline_png, "text/plain": "<Figure>"})],
+            new_code_cell('# Parameters\nprofile = "smoke"\n', metadata={"tags": ["injected-parameters"]}),
+            new_markdown_cell(
+                "Joint $k$ at distance $d_k$ scores\n\n"
+                "$$\\mathrm{ks}_k = \\exp\\left(-\\frac{d_k^2}{2 s^2 \\kappa_k^2}\\right)$$"
             ),
             new_code_cell(
-                'out.record_claim("jcra.coco_ap", verdict="partly", reason="r", figure="oks_curve")',
+                "out.figure(fig, 'oks_curve', data=frame)",
+                outputs=[
+                    new_output("display_data", data={"image/png": inline_png, "text/plain": "<Image>"}),
+                    new_output("display_data", data={"text/markdown": CAPTION, "text/plain": "<Markdown>"}),
+                ],
+            ),
+            new_code_cell(
+                'out.record_claim("jcra.coco_ap", verdicts.coco_ap(stats), figure="oks_curve")',
                 outputs=[new_output("stream", name="stdout", text="AP 12.3\n")],
             ),
         ],
@@ -96,10 +109,8 @@ def book_inputs(tmp_path_factory) -> dict[str, Path]:
         "Duplicates on shared links",
         [
             new_code_cell('profile: str = "smoke"', metadata={"tags": ["parameters"]}),
-            new_code_cell(
-                'out.record_claim("mw.duplicates", verdict="reproduced", reason="r", figure="per_link_bytes")'
-            ),
-            new_code_cell("for claim in CLAIMS:\n    out.record_claim(claim, verdict=..., reason=...)"),
+            new_code_cell('out.record_claim("mw.duplicates", verdicts.duplicates(copies), figure="per_link_bytes")'),
+            new_code_cell("for claim, decision in decisions.items():\n    out.record_claim(claim, decision)"),
         ],
         profile="default",
     )
@@ -124,4 +135,4 @@ def built_book(book_inputs, tmp_path_factory):
     from companion.book.build import build
 
     out = tmp_path_factory.mktemp("book") / "book"
-    return build(out, book_inputs["executed"], book_inputs["figures"])
+    return build(out, "smoke", book_inputs["executed"], book_inputs["figures"])

@@ -1,9 +1,8 @@
-"""The reading companion: the executed notebooks, claims and figures as a static HTML site.
+"""The reading companion: the executed notebooks and the claims scoreboard as a static HTML book.
 
-    python -m companion.book --out build/book      # after `make figures`
+    python -m companion.book            # after `make figures`; writes build/book/
 
-``build/book/index.html`` lists the notebooks by paper and every claim with its verdict, each
-claim linking to the notebook section that records it and to the figure that shows it. Pages
-need no Jupyter, no server and no network: images are files beside the pages (or embedded),
-and no page loads a script.
+Sphinx with myst-nb and sphinx-book-theme renders the notebooks as they ran (never re-executed):
+the scoreboard is the landing page, notebooks are grouped by paper, figures sit where they are
+made, math is rendered by a bundled MathJax, and the site works from ``file://`` with no network.
 """

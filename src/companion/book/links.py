@@ -1,4 +1,5 @@
-"""Check a built book: every local link and image resolves to a file (and to an id, for ``#fragments``).
+"""Check a built book: every local link and image resolves to a file (and to an id, for ``#fragments``),
+and no page loads anything from the network.
 
 Used by ``python -m companion.book`` after each build and by the tests, so a broken link fails
 loudly instead of showing up in a reader's browser.
@@ -42,7 +43,11 @@ def check_site(root: Path) -> tuple[list[str], list[str]]:
     scripts and style sheets fetched from the network (a book must have none; plain links to
     papers are fine and not listed).
     """
-    pages = {path.resolve(): _parse(path) for path in sorted(root.rglob("*.html"))}
+    pages = {
+        path.resolve(): _parse(path)
+        for path in sorted(root.rglob("*.html"))
+        if "_static" not in path.relative_to(root).parts  # theme template fragments, not pages
+    }
     broken, external = [], []
     for path, page in pages.items():
         where = path.relative_to(root.resolve())
