@@ -129,7 +129,11 @@ def _add_bench(subparsers) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads during timing (default 1)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--no-fast", action="store_true", help="skip the traced JCRA")
-    parser.add_argument("--no-ideal", action="store_true", help="skip post-processing of ground-truth maps")
+    parser.add_argument(
+        "--no-protocols", action="store_true", help="skip the baseline's flip, multi-scale and ideal-map protocols"
+    )
+    parser.add_argument("--paper-queries", type=int, default=300, help="queries of the jcra_300q runner (0: skip)")
+    parser.add_argument("--no-accuracy", action="store_true", help="skip both models' AP on the profile's val split")
     parser.add_argument("--json", action="store_true", help="print the report (without per-run timings) as JSON")
     parser.add_argument("--out", type=Path, help="write the full report, every timed run included, as JSON")
     parser.set_defaults(run=_bench)
@@ -137,9 +141,15 @@ def _add_bench(subparsers) -> None:
 
 def _bench(args: argparse.Namespace) -> int:
     from ..atomic import write_text
-    from .bench import BenchSettings, format_results, load_models, run_bench
+    from . import recipes
+    from .bench import BenchSettings, accuracy, format_results, load_models, run_bench
 
     jcra, bottomup = load_models(args.profile, args.jcra_checkpoint, args.bottomup_checkpoint, progress=not args.json)
+    measured_accuracy = None
+    if not args.no_accuracy:
+        measured_accuracy = accuracy(jcra, bottomup, *recipes.split_paths(args.profile, "val"))
+        measured_accuracy["ap_difference"] = vars(measured_accuracy["ap_difference"])
+        measured_accuracy["split"] = f"synthetic val ({args.profile} profile)"
     settings = BenchSettings(
         crowd_sizes=tuple(args.crowd_sizes),
         input_sizes=tuple(args.input_sizes),
@@ -148,9 +158,10 @@ def _bench(args: argparse.Namespace) -> int:
         runs=args.runs,
         threads=args.threads,
         fast_jcra=not args.no_fast,
-        ideal=not args.no_ideal,
+        paper_queries=args.paper_queries,
+        protocols=not args.no_protocols,
     )
-    report = run_bench(jcra, bottomup, settings, args.device)
+    report = run_bench(jcra, bottomup, settings, args.device, accuracy=measured_accuracy)
     if args.out is not None:
         write_text(args.out, json.dumps(report, indent=1) + "\n")
     summary = {k: v for k, v in report.items() if k != "timings"}

@@ -43,7 +43,7 @@ from .bottomup import postprocess
 from .bottomup.model import AssociativeEmbedding
 from .bottomup.predict import postprocess_image
 from .model import JCRA
-from .predict import outputs_to_results
+from .predict import evaluation_dataset, outputs_to_results
 from .timing import Runner, interleaved_timing, summarize_runners, threads
 
 JCRA_SCORE_THRESHOLD = 0.5
@@ -253,7 +253,7 @@ def run_bench(
     jcra, bottomup = jcra.to(device).eval(), bottomup.to(device).eval()
     paper = with_queries(jcra, settings.paper_queries, settings.seed) if settings.paper_queries else None
     results, timings, fast_reports, paper_reports = [], [], {}, {}
-    ap = {k: accuracy[k] for k in ("jcra_AP", "bottomup_AP")} if accuracy else {}
+    ap = {k: accuracy[k] for k in ("jcra_AP", "bottomup_AP", "bottomup_flip_AP")} if accuracy else {}
     with threads(settings.threads):
         for input_size in settings.input_sizes:
             all_cases = {
@@ -347,26 +347,28 @@ def speedups(report: dict, baseline: str, seed: int = 0) -> dict[tuple[int, int]
 
 
 def accuracy(jcra: JCRA, bottomup: AssociativeEmbedding, annotation_file: Path | str, image_dir: Path | str) -> dict:
-    """Both models' COCO AP on one annotated split and their difference with a 95% interval (bootstrap
-    over the split's images, paired: the same resampled images for both). Keys ``jcra_AP``,
-    ``bottomup_AP``, ``ap_difference`` (a :class:`stats.Interval`, JCRA minus baseline) and ``images``."""
-    per_model = {
-        name: metrics.image_evaluations(annotation_file, evaluate.predictions(model, annotation_file, image_dir))
-        for name, model in (("jcra", jcra), ("bottomup", bottomup))
+    """Both models' COCO AP on one annotated split: ``jcra_AP``, ``bottomup_AP`` (single scale) and
+    ``bottomup_flip_AP`` (the flip test, the protocol the speed verdict decides on), and
+    ``ap_difference``, JCRA minus the flip-test baseline with a 95% interval (a :class:`stats.Interval`;
+    bootstrap over the split's images, paired: the same resampled images for both); ``images``."""
+    dataset = evaluation_dataset(annotation_file, image_dir, bottomup.config.model.input_size)
+    results = {
+        "jcra": evaluate.predictions(jcra, annotation_file, image_dir),
+        "bottomup": evaluate.predictions(bottomup, annotation_file, image_dir),
+        "bottomup_flip": augmented.predict_dataset(bottomup, dataset, augmented.FLIP),
     }
-    count = len(per_model["jcra"])
+    per_model = {name: metrics.image_evaluations(annotation_file, found) for name, found in results.items()}
     difference = stats.bootstrap_indices(
         lambda images: (
             metrics.average_precision(per_model["jcra"], images)
-            - metrics.average_precision(per_model["bottomup"], images)
+            - metrics.average_precision(per_model["bottomup_flip"], images)
         ),
-        count,
+        len(per_model["jcra"]),
     )
     return {
-        "jcra_AP": metrics.average_precision(per_model["jcra"]),
-        "bottomup_AP": metrics.average_precision(per_model["bottomup"]),
+        **{f"{name}_AP": metrics.average_precision(evaluations) for name, evaluations in per_model.items()},
         "ap_difference": difference,
-        "images": count,
+        "images": len(per_model["jcra"]),
     }
 
 
@@ -432,3 +434,40 @@ def format_results(report: dict) -> str:
         f"device {report['hardware']['device']}"
     )
     return hardware_line + "\n" + frame.to_string(index=False, float_format=lambda v: f"{v:.2f}")
+
+
+def speed_measured(intervals: dict[str, dict[tuple[int, int], stats.Interval]], accuracy: dict) -> dict[str, float]:
+    """The numbers a ``jcra.speed_78`` record stores: per baseline the smallest, median and largest
+    speed-up over the cases, the smallest with its interval (``speedup_<baseline>_min``,
+    ``..._min_ci_low``/``_ci_high``); both models' AP and their difference with its interval."""
+    measured: dict[str, float] = {}
+    for baseline, cases in intervals.items():
+        if not cases:
+            continue
+        worst = min(cases.values(), key=lambda interval: interval.estimate)
+        measured |= worst.measured(f"speedup_{baseline}_min")
+        measured[f"speedup_{baseline}_median"] = float(np.median([iv.estimate for iv in cases.values()]))
+        measured[f"speedup_{baseline}_max"] = max(iv.estimate for iv in cases.values())
+    measured |= {key: accuracy[key] for key in ("jcra_AP", "bottomup_AP", "bottomup_flip_AP")}
+    return measured | accuracy["ap_difference"].measured("ap_difference")
+
+
+def accuracy_latency_table(latency: dict, accuracy: dict) -> pd.DataFrame:
+    """One row per runner of :func:`dataset_latency` whose AP :func:`accuracy` measured (the traced
+    JCRA has the eager one's outputs): method, AP, ms, ms_q25, ms_q75."""
+    ap = {"jcra": accuracy["jcra_AP"], "jcra_fast": accuracy["jcra_AP"]}
+    ap |= {"bottomup": accuracy["bottomup_AP"], "bottomup_flip": accuracy["bottomup_flip_AP"]}
+    rows = []
+    for runner in ap:
+        if f"{runner}_ms" in latency:
+            method = runner.replace("_fast", " traced").replace("bottomup_", "bottomup ")
+            rows.append(
+                {
+                    "method": method,
+                    "AP": ap[runner],
+                    "ms": latency[f"{runner}_ms"],
+                    "ms_q25": latency[f"{runner}_ms_q25"],
+                    "ms_q75": latency[f"{runner}_ms_q75"],
+                }
+            )
+    return pd.DataFrame(rows)

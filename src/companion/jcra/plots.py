@@ -251,9 +251,11 @@ def latency_by_crowd(results: list[dict], hardware: str) -> tuple[plt.Figure, pd
         ax.set_yscale("log")
         ax.set_xticks(sorted(rows["persons"].unique()), [str(p) for p in sorted(rows["persons"].unique())])
         ax.minorticks_off()
-        ax.set(xlabel="persons in the image", ylabel="ms per image, end to end (median; band: IQR)")
+        ax.set_xlabel("persons in the image")
         ax.set_title(f"{size} x {size} input", fontsize=10)
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    axes[0][0].set_ylabel("ms per image, end to end\n(median; band: IQR)")
+    legend = {label: handle for ax in axes[0] for handle, label in zip(*ax.get_legend_handles_labels())}
+    handles, labels = list(legend.values()), list(legend)
     fig.legend(
         handles,
         labels,
@@ -328,9 +330,11 @@ def speedup_intervals(
         persons = sorted(here["persons"].unique())
         ax.set_xticks(persons, [str(p) for p in persons])
         ax.minorticks_off()
-        ax.set(xlabel="persons in the image", ylabel="baseline time / JCRA time (95% CI)")
+        ax.set_xlabel("persons in the image")
         ax.set_title(f"{size} x {size} input (measured here)", fontsize=10)
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    axes[0][0].set_ylabel("baseline time / JCRA time\n(95% CI)")
+    legend = {label: handle for ax in axes[0] for handle, label in zip(*ax.get_legend_handles_labels())}
+    handles, labels = list(legend.values()), list(legend)
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=8)
     fig.suptitle("Speed-up of JCRA over each bottom-up protocol", fontsize=10)
     return fig, frame

@@ -196,7 +196,8 @@ def speed_78(
     ``speedups[baseline][(input_size, persons)]``: baseline time / JCRA time with its paired
     bootstrap interval, for ``bottomup`` (trained, single scale), ``bottomup_flip`` (decides),
     ``bottomup_multiscale`` and ``bottomup_ideal`` (network + post-processing on ground-truth maps);
-    every measured case enters. ``ap_difference``: JCRA AP minus the baseline's, same budget.
+    every measured case enters. ``ap_difference``: JCRA AP minus the flip-test baseline's
+    (``bottomup_ap``), same training budget.
 
     Against the flip test: reproduced when every case's interval lies above the reading, not
     reproduced when every one lies below, inconclusive when none decides, partly otherwise. A
@@ -234,7 +235,7 @@ def speed_78(
         f"undecided in {len(decisive) - len(above) - len(below)}; above x{time_reading:g} (78% less time) in "
         f"{len(time_cases)}; {others}; ideal-map baseline below x{throughput_reading:g} in {_case_names(ideal_below)}"
         + (" (so the win exists only against the trained baseline)" if only_trained else "")
-        + f"; AP at the same budget JCRA {jcra_ap:.3f} vs baseline {bottomup_ap:.3f}, difference "
+        + f"; AP at the same budget JCRA {jcra_ap:.3f} vs flip-test baseline {bottomup_ap:.3f}, difference "
         f"{ap_difference.format('.3f')}" + (" (JCRA less accurate)" if less_accurate else "")
     )
     return Verdict(outcome, reason)

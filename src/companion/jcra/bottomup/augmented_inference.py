@@ -117,3 +117,23 @@ def aggregate_and_parse(
     keypoints[..., 1] = (keypoints[..., 1] + 0.5) * (orig_h / size_h)
     order = np.argsort(-parsed.scores, kind="stable")
     return postprocess.to_coco_results(keypoints[order], parsed.scores[order], int(meta["image_id"]))
+
+
+def predict_dataset(
+    model: AssociativeEmbedding,
+    dataset: torch.utils.data.Dataset,
+    protocol: InferenceProtocol,
+    config: postprocess.ParserConfig = postprocess.ParserConfig(),
+) -> list[dict]:
+    """COCO results of the baseline under ``protocol`` on every ``(image, target)`` item, one image
+    at a time (each image's passes have their own sizes)."""
+    model.eval()
+    device = next(model.parameters()).device
+    results = []
+    with torch.inference_mode():
+        for index in range(len(dataset)):
+            image, target = dataset[index]
+            meta = {key: target[key] for key in ("image_id", "orig_size", "size")}
+            passes = network_passes(model, image[None].to(device), protocol)
+            results.extend(aggregate_and_parse(passes, meta, config))
+    return results
