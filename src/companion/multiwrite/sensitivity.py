@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from companion.multiwrite.convergence import MAX_GRAIN
 from companion.multiwrite.scenario import Scenario
 from companion.multiwrite.sweeps import UNICAST, reduction, sweep
 
@@ -48,6 +49,7 @@ def study(
     baselines: tuple[str, ...] = UNICAST,
     executor: Executor | None = None,
     max_workers: int = 2,
+    max_grain: int = MAX_GRAIN,
 ) -> pd.DataFrame:
     """Reduction of ``candidate`` vs the best baseline for every variant and message size.
 
@@ -61,7 +63,7 @@ def study(
             for algorithm in (candidate, *baselines):
                 scenarios.append(varied.with_(algorithm=algorithm, message_bytes=size))
                 labels.append((factor, setting, "default" if value is None else str(value)))
-    frame = sweep(scenarios, name="mw_sensitivity", executor=executor, max_workers=max_workers)
+    frame = sweep(scenarios, name="mw_sensitivity", executor=executor, max_workers=max_workers, max_grain=max_grain)
     frame[["factor", "setting", "value"]] = pd.DataFrame(labels, index=frame.index)
     return reduction(
         frame, by=["factor", "setting", "value", "message_bytes"], candidate=candidate, baselines=baselines

@@ -21,7 +21,7 @@ import pandas as pd
 from companion import stats
 from companion.cache import cached_frame
 from companion.multiwrite import allgather
-from companion.multiwrite.convergence import simulate_converged
+from companion.multiwrite.convergence import MAX_GRAIN, Grain, simulate_converged
 from companion.multiwrite.operation import Operation, Plan, Write
 from companion.multiwrite.scenario import Scenario
 from companion.multiwrite.simulation import Simulation
@@ -236,12 +236,21 @@ def cell_label(size: int, percentile: float) -> str:
     return f"p{percentile:g} at {size} B"
 
 
-def converged_grain(base: Scenario, algorithms: list[str], sizes: list[int]) -> tuple[int, float]:
-    """The finest converged grain (chunks per message) over single AllGathers of every algorithm and
-    size on ``base``'s fabric (no background), and the largest last-doubling change among them."""
-    grains = [simulate_converged(base.with_(algorithm=a, message_bytes=m))[1] for a in algorithms for m in sizes]
+def converged_grain(base: Scenario, algorithms: list[str], sizes: list[int], max_grain: int = MAX_GRAIN) -> Grain:
+    """One grain for the whole stress run: the finest converged grain (chunks per message) over
+    single AllGathers of every algorithm and size on ``base``'s fabric (no background), with the
+    largest last-doubling change among them; ``stop`` is ``grain cap`` if any run hit ``max_grain``
+    before converging (a departure to name), else ``converged``."""
+    grains = [
+        simulate_converged(base.with_(algorithm=a, message_bytes=m), max_grain=max_grain)[1]
+        for a in algorithms
+        for m in sizes
+    ]
     changes = [g.change for g in grains if g.change is not None]
-    return max(g.chunks_per_message for g in grains), max(changes, default=0.0)
+    capped = any(g.stop == "grain cap" for g in grains)
+    return Grain(
+        max(g.chunks_per_message for g in grains), max(changes, default=0.0), "grain cap" if capped else "converged"
+    )
 
 
 # Scenario fields a stress run sets on purpose (the fabric it runs on and the grain it converged to).

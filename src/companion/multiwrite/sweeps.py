@@ -27,7 +27,7 @@ import pandas as pd
 from companion.cache import cached_frame
 from companion.hashing import sha256_files
 from companion.multiwrite import analytic, flow
-from companion.multiwrite.convergence import at_grain, simulate_converged
+from companion.multiwrite.convergence import MAX_GRAIN, at_grain, simulate_converged
 from companion.multiwrite.scenario import MULTICAST_ALGORITHMS, Scenario
 from companion.multiwrite.simulation import simulate
 
@@ -48,14 +48,14 @@ def grid(base: Scenario, **axes: Iterable[Any]) -> list[Scenario]:
     return [base.with_(**dict(zip(names, values))) for values in itertools.product(*(list(axes[n]) for n in names))]
 
 
-def measure(scenario: Scenario, converge: bool = True) -> dict[str, Any]:
+def measure(scenario: Scenario, converge: bool = True, max_grain: int = MAX_GRAIN) -> dict[str, Any]:
     """One row: the scenario's fields, the simulator's results (at a converged grain, see
     :mod:`companion.multiwrite.convergence`; ``converge=False``: the scenario's own grain) and the
     analytic model's prediction at the grain used."""
     if scenario.model == "flow":  # fluid flows: no grain to converge; the analytic model is not run at scale
         result, used, converge = flow.simulate(scenario), scenario, False
     elif converge:
-        result, grain = simulate_converged(scenario)
+        result, grain = simulate_converged(scenario, max_grain=max_grain)
         used = at_grain(scenario, grain.chunks_per_message)
     else:
         result, used = simulate(scenario), scenario
@@ -118,17 +118,22 @@ def sweep(
     executor: Executor | None = None,
     max_workers: int = 2,
     converge: bool = True,
+    max_grain: int = MAX_GRAIN,
 ) -> pd.DataFrame:
     """One row per scenario (see :func:`measure`; ``converge=False`` keeps each scenario's own
-    grain, for grain studies), computed once and cached."""
+    grain, for grain studies; ``max_grain`` caps the refinement, e.g. in the smoke profile), computed
+    once and cached."""
     if not scenarios:
         raise ValueError("sweep: no scenarios given")
     key = {"code": code_version(), "converge": converge, "scenarios": [asdict(s) for s in scenarios]}
+    if max_grain != MAX_GRAIN:
+        key["max_grain"] = max_grain
     # Slow scenarios first, so that a pool's last worker does not start the biggest job last.
     order = sorted(range(len(scenarios)), key=lambda i: -_cost(scenarios[i]))
 
     def compute() -> pd.DataFrame:
-        rows = run_all(partial(measure, converge=converge), [scenarios[i] for i in order], executor, max_workers)
+        job = partial(measure, converge=converge, max_grain=max_grain)
+        rows = run_all(job, [scenarios[i] for i in order], executor, max_workers)
         by_index = dict(zip(order, rows))
         return pd.DataFrame([by_index[i] for i in range(len(scenarios))])
 
