@@ -7,6 +7,7 @@ their hash, so a figure can be traced to the exact code that drew it.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from pathlib import Path
 
 from companion import paths
@@ -68,7 +69,12 @@ def notebook_code(notebook_path: Path) -> str:
 
 def library_files(notebook_path: Path) -> list[Path]:
     """Library files reachable from the notebook's imports (transitively), sorted."""
-    pending = list(_imported_modules(notebook_code(notebook_path), None, False))
+    return module_files(_imported_modules(notebook_code(notebook_path), None, False))
+
+
+def module_files(modules: Iterable[str]) -> list[Path]:
+    """Library files of ``modules`` (e.g. ``companion.jcra.train``) and all they import, sorted."""
+    pending = list(modules)
     seen_modules: set[str] = set()
     files: set[Path] = set()
     while pending:

@@ -16,6 +16,7 @@ from companion.jcra.bottomup.loss import LossWeights
 from companion.jcra.bottomup.model import AssociativeEmbedding, BottomUpConfig
 from companion.jcra.bottomup.targets import render_heatmaps
 from companion.jcra.config import get_config
+from companion.jcra.evaluate import evaluate
 from companion.jcra.train import TrainParams
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -114,7 +115,7 @@ def test_training_reduces_the_loss_checkpoints_and_resumes(tmp_path):
     with pytest.raises(ValueError, match="requested"):
         train.read_checkpoint(checkpoint, train.make_config("tiny", head_width=8))
     model = train.load_model(checkpoint)
-    stats, results = predict.evaluate(model, annotations, images, batch_size=4)
+    stats, results = evaluate(model, annotations, images, batch_size=4)
     assert 0.0 <= stats["AP"] <= 1.0 and {r["image_id"] for r in results} <= set(range(1, 9))
 
 

@@ -19,7 +19,7 @@ from companion.jcra.data.transforms import (
     rotation_scale_matrix,
     warp,
 )
-from companion.jcra.evaluate import oks_matrix
+from companion.jcra.metrics import oks_matrix
 
 RNG = np.random.default_rng(0)
 

@@ -6,7 +6,7 @@ from _model_helpers import random_targets
 
 from companion.jcra.config import get_config
 from companion.jcra.criterion import SetCriterion, sigmoid_focal_loss
-from companion.jcra.evaluate import oks_matrix
+from companion.jcra.metrics import oks_matrix
 from companion.jcra.model import JCRA
 from companion.jcra.oks import keypoint_sigmas, oks
 

@@ -1,4 +1,5 @@
-"""Training loop: it learns, it resumes exactly, checkpoints are safe and tied to their config."""
+"""Training JCRA through the engine: it learns, it resumes exactly, checkpoints are safe and tied to
+their config, trained models are cached."""
 
 import csv
 
@@ -6,20 +7,13 @@ import pytest
 import torch
 from _model_helpers import synthetic_split
 
+import companion.jcra.engine as engine_module
 import companion.jcra.train as train_module
 from companion import paths
 from companion.jcra.config import get_config
+from companion.jcra.engine import DistributedContext, TrainParams, batch_indices, learning_rate_factor
 from companion.jcra.recipes import RECIPES, get_recipe
-from companion.jcra.train import (
-    DistributedContext,
-    TrainParams,
-    batch_indices,
-    ensure_trained,
-    learning_rate_factor,
-    load_model,
-    read_checkpoint,
-    train,
-)
+from companion.jcra.train import ensure_trained, load_model, read_checkpoint, train
 
 STILL = {"rotation": 0.0, "scale": (1.0, 1.0), "crop_min_fraction": 1.0}
 
@@ -45,7 +39,7 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path, monkeypatch):
     config = get_config("tiny")
     straight = train(config, annotations, images, tmp_path / "straight", params, progress=False)
 
-    real_collate, calls = train_module.collate, []
+    real_collate, calls = engine_module.collate, []
 
     def interrupted_collate(batch):
         calls.append(1)
@@ -53,11 +47,11 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path, monkeypatch):
             raise KeyboardInterrupt("simulated interruption after the step-2 checkpoint")
         return real_collate(batch)
 
-    monkeypatch.setattr(train_module, "collate", interrupted_collate)
+    monkeypatch.setattr(engine_module, "collate", interrupted_collate)
     with pytest.raises(KeyboardInterrupt):
         train(config, annotations, images, tmp_path / "resumed", params, progress=False)
     assert read_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["step"] == 2
-    monkeypatch.setattr(train_module, "collate", real_collate)
+    monkeypatch.setattr(engine_module, "collate", real_collate)
     resumed = train(config, annotations, images, tmp_path / "resumed", params, progress=False)
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         torch.testing.assert_close(a, b, msg=f"{name} differs after resume")
@@ -87,7 +81,7 @@ def test_checkpoint_loads_weights_only_and_refuses_another_config(tmp_path):
     with pytest.raises(ValueError, match="not a readable torch checkpoint"):
         read_checkpoint(tmp_path / "junk.pt")
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
-    with pytest.raises(ValueError, match="not a companion.jcra checkpoint"):
+    with pytest.raises(ValueError, match="not a JCRA checkpoint.*companion.jcra/1"):
         read_checkpoint(tmp_path / "other.pt")
     with pytest.raises(FileNotFoundError):
         read_checkpoint(tmp_path / "missing.pt")
@@ -130,14 +124,14 @@ def test_ensure_trained_builds_once_and_reuses_the_artifact(tmp_path, monkeypatc
     def no_training(*args, **kwargs):
         raise AssertionError("ensure_trained retrained a cached model")
 
-    monkeypatch.setattr(train_module, "train", no_training)
+    monkeypatch.setattr(engine_module, "train", no_training)
     assert ensure_trained("tiny", data, params, progress=False) == checkpoint
     other = train_module.trained_dir(get_config("tiny"), data, TrainParams(steps=3, batch_size=2))
     assert other != checkpoint.parent
 
 
 def test_recipes_name_a_config_and_valid_training_parameters():
-    for name, recipe in RECIPES.items():
+    for recipe in RECIPES.values():
         assert recipe.model_config().name == recipe.config
         assert recipe.train_params().steps >= 1
     # The default profile is the 20-minute CPU recipe that notebooks 02, 03, 04 and 06 share.

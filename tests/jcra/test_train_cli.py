@@ -10,7 +10,7 @@ from PIL import Image
 
 from companion.jcra.__main__ import main
 from companion.jcra.config import get_config
-from companion.jcra.evaluate import ground_truth_as_results
+from companion.jcra.metrics import ground_truth_as_results
 from companion.jcra.model import JCRA
 from companion.jcra.train import save_checkpoint
 

@@ -103,7 +103,7 @@ def _add_eval(subparsers) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .evaluate import coco_keypoint_stats, format_stats
+    from .metrics import coco_keypoint_stats, format_stats
 
     stats = coco_keypoint_stats(args.annotations, args.results, mode=args.mode)
     numbers = {k: v for k, v in stats.items() if k not in ("summary_text", "n_results")}

@@ -2,20 +2,38 @@
 and decoder (1/3, 2/2, 3/1, ...), train each split with several seeds, measure AP and latency.
 
 Every variant is the profile's recipe with only the split, the seed and the number of steps
-changed, and every trained variant is a cached build artifact like the main model.
+changed, and every trained variant is a cached build artifact like the main model. AP
+differences between splits come with bootstrap intervals over validation images and seeds
+(pycocotools' per-image matching, re-accumulated on each resample), and the seed spread gives
+the smallest difference the budget can detect.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .bench import Case, Runner, interleaved_timing
+from ..stats import Interval, bootstrap_indices
+from . import metrics
+from .bench_images import Case
+from .config import get_config
+from .evaluate import predictions
 from .model import JCRA
-from .predict import evaluate
 from .recipes import get_recipe, profile_checkpoint, split_paths
+from .timing import Runner, interleaved_timing
 from .train import load_model
+
+
+@dataclass(frozen=True)
+class AblationRun:
+    """``runs``: one row per (split, seed) (see :func:`symmetric_ablation`); ``evaluations``:
+    ``(split label, seed) -> per-image matching`` on the validation images, for the bootstrap."""
+
+    runs: pd.DataFrame
+    evaluations: dict[tuple[str, int], list[metrics.ImageEvaluation]]
 
 
 def depth_splits(total_depth: int) -> list[tuple[int, int]]:
@@ -44,41 +62,99 @@ def interleaved_latency_ms(
     return timings.groupby("runner")["network_ms"].median().to_dict()
 
 
+def split_label(encoder_layers: int, decoder_layers: int) -> str:
+    return f"{encoder_layers}/{decoder_layers}"
+
+
 def symmetric_ablation(
-    profile: str, total_depth: int, seeds: list[int], train_steps: int, latency_repeats: int = 20, progress: bool = True
-) -> pd.DataFrame:
-    """One row per (split, seed): ``encoder_layers``, ``decoder_layers``, ``symmetric``, ``seed``,
-    ``AP``, ``AP50``, ``AP75``, ``AR`` (fractions, synthetic val), ``latency_ms`` (per split: the
-    seeds share the architecture), ``parameters``."""
+    profile: str,
+    total_depth: int,
+    seeds: list[int],
+    train_steps: int,
+    latency_repeats: int = 20,
+    progress: bool = True,
+    config: str | None = None,
+) -> AblationRun:
+    """Train and evaluate every split and seed. ``runs`` rows: ``encoder_layers``,
+    ``decoder_layers``, ``split``, ``symmetric``, ``seed``, ``AP``, ``AP50``, ``AP75``, ``AR``
+    (fractions, synthetic val), ``latency_ms`` (per split: the seeds share the architecture),
+    ``parameters``. ``config`` names another model config than the profile's for every split
+    (e.g. ``tiny``, a smaller model at a smaller input size)."""
     recipe = get_recipe(profile)
     annotations, images = split_paths(profile, "val")
-    rows, timed = [], {}
+    rows, timed, evaluations = [], {}, {}
     for encoder_layers, decoder_layers in depth_splits(total_depth):
-        config = recipe.model_config(encoder_layers=encoder_layers, decoder_layers=decoder_layers)
+        label = split_label(encoder_layers, decoder_layers)
+        model_config = get_config(config or recipe.config, encoder_layers=encoder_layers, decoder_layers=decoder_layers)
         for seed in seeds:
-            checkpoint = profile_checkpoint(profile, progress=progress, config=config, seed=seed, steps=train_steps)
+            checkpoint = profile_checkpoint(profile, progress, model_config, seed=seed, steps=train_steps)
             model = load_model(checkpoint)
-            stats, _ = evaluate(model, annotations, images)
-            timed.setdefault(f"{encoder_layers}/{decoder_layers}", model)
+            results = predictions(model, annotations, images)
+            stats = metrics.coco_keypoint_stats(annotations, results)
+            evaluations[label, seed] = metrics.image_evaluations(annotations, results)
+            timed.setdefault(label, model)
             rows.append(
                 {
                     "encoder_layers": encoder_layers,
                     "decoder_layers": decoder_layers,
+                    "split": label,
                     "symmetric": encoder_layers == decoder_layers,
                     "seed": seed,
                     **{name: stats[name] for name in ("AP", "AP50", "AP75", "AR")},
                     "parameters": sum(p.numel() for p in model.parameters()),
                 }
             )
-    latency = interleaved_latency_ms(timed, recipe.model_config().input_size, latency_repeats)
+    latency = interleaved_latency_ms(timed, model_config.input_size, latency_repeats)
     for row in rows:
-        row["latency_ms"] = latency[f"{row['encoder_layers']}/{row['decoder_layers']}"]
-    return pd.DataFrame(rows)
+        row["latency_ms"] = latency[row["split"]]
+    return AblationRun(pd.DataFrame(rows), evaluations)
+
+
+def seed_spread(runs: pd.DataFrame) -> float:
+    """Pooled standard deviation of AP over seeds within each split (0 with one seed per split)."""
+    groups = [group.AP.to_numpy() for _, group in runs.groupby("split") if len(group) > 1]
+    if not groups:
+        return 0.0
+    squares = sum(((g - g.mean()) ** 2).sum() for g in groups)
+    return float(np.sqrt(squares / sum(len(g) - 1 for g in groups)))
+
+
+def differences_to_symmetric(run: AblationRun, resamples: int = 1000, seed: int = 0) -> dict[str, Interval]:
+    """AP(symmetric split) - AP(each other split), mean over seeds, with a 95% bootstrap interval.
+
+    The units resampled are (seed, validation image) pairs, shared by both splits (paired): a
+    resample draws images and seeds together, and each split's AP is recomputed per seed from
+    pycocotools' per-image matching of the drawn images, then averaged over the seeds drawn.
+    """
+    runs = run.runs
+    symmetric = runs[runs.symmetric].split.unique()
+    if len(symmetric) == 0:
+        return {}
+    seeds = sorted(runs.seed.unique())
+    images = len(next(iter(run.evaluations.values())))
+
+    def mean_ap(split: str, units: np.ndarray) -> float:
+        per_seed = []
+        for position, seed_value in enumerate(seeds):
+            chosen = units[units // images == position] % images
+            if len(chosen):
+                per_seed.append(metrics.average_precision(run.evaluations[split, seed_value], chosen))
+        return float(np.mean(per_seed))
+
+    out = {}
+    for other in [s for s in runs.split.unique() if s != symmetric[0]]:
+        out[other] = bootstrap_indices(
+            lambda units, other=other: mean_ap(symmetric[0], units) - mean_ap(other, units),
+            len(seeds) * images,
+            resamples=resamples,
+            seed=seed,
+        )
+    return out
 
 
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
     """AP mean and standard deviation over seeds per split (std 0 with a single seed), latency."""
-    grouped = results.groupby(["encoder_layers", "decoder_layers", "symmetric"], as_index=False)
+    grouped = results.groupby(["encoder_layers", "decoder_layers", "split", "symmetric"], as_index=False)
     summary = grouped.agg(
         AP_mean=("AP", "mean"),
         AP_std=("AP", "std"),
@@ -87,37 +163,3 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
         parameters=("parameters", "first"),
     )
     return summary.fillna({"AP_std": 0.0})
-
-
-def symmetric_verdict(summary: pd.DataFrame) -> tuple[str, str]:
-    """(verdict, reason): does the symmetric split give the best AP, by more than the seed spread?"""
-    symmetric = summary[summary.symmetric]
-    if symmetric.empty:
-        return "not measurable here", "no symmetric split at this total depth (use an even total depth)"
-    best_other = summary[~summary.symmetric].sort_values("AP_mean").iloc[-1]
-    sym = symmetric.iloc[0]
-    gap = sym.AP_mean - best_other.AP_mean
-    spread = max(sym.AP_std, best_other.AP_std)
-    label = f"{int(sym.encoder_layers)}/{int(sym.decoder_layers)}"
-    other = f"{int(best_other.encoder_layers)}/{int(best_other.decoder_layers)}"
-    if gap > 0 and int(summary.seeds.min()) < 2:
-        return "partly", (
-            f"symmetric {label} has the best AP ({sym.AP_mean:.3f}, {gap:.3f} above {other}) "
-            f"but with one seed per split there is no spread to compare the gap with"
-        )
-    if gap > spread and gap > 0:
-        return "reproduced", (
-            f"symmetric {label} has the best AP ({sym.AP_mean:.3f}), {gap:.3f} above the best "
-            f"asymmetric split {other}, more than the seed spread ({spread:.3f})"
-        )
-    if gap > 0:
-        return "partly", (
-            f"symmetric {label} has the best mean AP ({sym.AP_mean:.3f}) but only {gap:.3f} above "
-            f"{other}, within the seed spread ({spread:.3f})"
-        )
-    beyond = "more than" if -gap > spread else "within"
-    return "not reproduced", (
-        f"asymmetric {other} reaches AP {best_other.AP_mean:.3f}, not below the symmetric "
-        f"{label} ({sym.AP_mean:.3f}), at equal total depth ({beyond} the seed spread "
-        f"{spread:.3f})"
-    )

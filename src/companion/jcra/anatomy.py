@@ -135,6 +135,28 @@ def decoder_sampling(
     return {**captured, "outputs": outputs}
 
 
+def output_census(outputs: dict, queries: int) -> pd.DataFrame:
+    """Every tensor the network outputs (``aux`` and ``encoder`` included): ``name``, ``shape`` and
+    ``kind``: ``per query`` (axis 1 is the queries), ``spatial map`` (two axes are a feature map's
+    height and width at some stride 1..128 of the canvas: what a heatmap would be) or ``per token``."""
+    height, width = outputs["canvas_size"]
+    grids = {(-(-height // 2**k), -(-width // 2**k)) for k in range(8)}
+
+    def walk(name: str, value) -> list[dict]:
+        if isinstance(value, dict):
+            return [row for key, item in value.items() for row in walk(f"{name}.{key}".strip("."), item)]
+        if isinstance(value, list | tuple) and value and not isinstance(value[0], int):
+            return [row for i, item in enumerate(value) for row in walk(f"{name}[{i}]", item)]
+        if not isinstance(value, torch.Tensor):
+            return []
+        shape = tuple(value.shape)
+        spatial = any(shape[i : i + 2] in grids for i in range(1, len(shape) - 1))
+        kind = "spatial map" if spatial else ("per query" if len(shape) > 1 and shape[1] == queries else "per token")
+        return [{"name": name, "shape": str(list(shape)), "kind": kind}]
+
+    return pd.DataFrame(walk("", outputs))
+
+
 @torch.no_grad()
 def one_stage_check(model: JCRA, images: torch.Tensor, pad_mask: torch.Tensor | None, metas: list[dict]) -> dict:
     """Compare ``predict``'s COCO results with the network's own output tensors.

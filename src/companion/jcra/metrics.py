@@ -11,19 +11,23 @@ on every side (such persons are ignored by COCOeval anyway). AP averages the pre
 thresholds 0.50:0.05:0.95 and recall 0:0.01:1.
 
 The evaluators print a lot; their output is captured and returned under ``summary_text``.
+Ground truth is read through ``data.coco.load_annotations`` (its one area fallback: 0.53 x box
+area where a file has no ``area``, as xtcocotools does). This module imports only ``data/``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .data.skeleton import layout_for_num_keypoints
+from .data.coco import ImageRecord, KeypointAnnotations, load_annotations
 
 COCO_STAT_NAMES = ("AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "ARL")
 CROWDPOSE_STAT_NAMES = ("AP", "AP50", "AP75", "AR", "AR50", "AR75", "APE", "APM", "APH")
@@ -125,14 +129,6 @@ def _load_results(results: list | Path | str) -> list[dict]:
     return [dict(copy.deepcopy(item), category_id=item.get("category_id", 1)) for item in results]
 
 
-def _gt_num_keypoints(gt_json: Path) -> int:
-    document = json.loads(gt_json.read_text(encoding="utf-8"))
-    for category in document.get("categories", []):
-        if isinstance(category, dict) and isinstance(category.get("keypoints"), list):
-            return len(category["keypoints"])
-    raise ValueError(f"{gt_json}: categories: expected one category with a 'keypoints' list")
-
-
 def coco_keypoint_stats(
     gt_json: Path | str,
     results: list | Path | str,
@@ -163,9 +159,10 @@ def coco_keypoint_stats(
     gt_json = Path(gt_json)
     if not gt_json.is_file():
         raise FileNotFoundError(f"ground-truth annotation file not found: {gt_json}")
-    k = _gt_num_keypoints(gt_json)
+    layout = load_annotations(gt_json).layout
+    k = layout.num_keypoints
     if sigmas is None:
-        sigmas = layout_for_num_keypoints(k).sigmas
+        sigmas = layout.sigmas
     sigmas = np.asarray(sigmas, dtype=np.float64)
     if sigmas.shape != (k,):
         raise ValueError(f"sigmas must have {k} values (the keypoints of {gt_json.name}), got {sigmas.shape}")
@@ -247,18 +244,23 @@ def _xtcocotools_crowd_stats(gt_json: Path, detections: list[dict], sigmas: np.n
     return evaluator.stats
 
 
+def _people_of(image: ImageRecord):
+    """The persons of one image that are not a crowd and have a labelled joint."""
+    return (p for p in image.persons if not p.iscrowd and (p.keypoints[:, 2] > 0).any())
+
+
+def _people(annotations: KeypointAnnotations):
+    """``(image id, person)`` of every person that is not a crowd and has a labelled joint."""
+    for image in annotations.images:
+        for person in _people_of(image):
+            yield image.id, person
+
+
 def ground_truth_as_results(gt_json: Path | str, score: float = 1.0) -> list[dict]:
     """The ground truth's persons with labelled joints as COCO results (a sanity check: AP 1.0)."""
-    document = json.loads(Path(gt_json).read_text(encoding="utf-8"))
     return [
-        {
-            "image_id": ann["image_id"],
-            "category_id": ann.get("category_id", 1),
-            "keypoints": list(ann["keypoints"]),
-            "score": score,
-        }
-        for ann in document["annotations"]
-        if not ann.get("iscrowd", 0) and any(v > 0 for v in ann["keypoints"][2::3])
+        {"image_id": image_id, "category_id": 1, "keypoints": person.keypoints.ravel().tolist(), "score": score}
+        for image_id, person in _people(load_annotations(gt_json))
     ]
 
 
@@ -268,31 +270,9 @@ def format_stats(stats: dict) -> str:
     return "\n".join(f"{name:5s} {stats[name]: .3f}" for name in dict.fromkeys(names))
 
 
-def evaluate_model_on_split(
-    checkpoint: Path | str,
-    split: str = "crowd",
-    data_params: dict | None = None,
-    mode: str = "crowdpose",
-    batch_size: int = 8,
-) -> tuple[dict, list[dict], Path]:
-    """Evaluate a trained checkpoint on a named synthetic split (``synthetic.SPLITS``).
-
-    The split is generated at the model's input size unless ``data_params`` says otherwise.
-    Returns (stats as ``coco_keypoint_stats`` gives them, the COCO results, the annotation file).
-    """
-    from .data.coco import synthetic_paths
-    from .data.synthetic import ensure_split
-    from .predict import evaluate as evaluate_model
-    from .train import load_model
-
-    model = load_model(checkpoint)
-    params = {"image_size": model.config.input_size, **(data_params or {})}
-    annotation_file, image_dir = synthetic_paths(ensure_split(split, params))
-    stats, results = evaluate_model(model, annotation_file, image_dir, batch_size=batch_size, mode=mode)
-    return stats, results, annotation_file
-
-
-# ----------------------------------------------------------------------------- how AP reacts to noise
+def similarity_at(fraction: float, sigmas: np.ndarray) -> np.ndarray:
+    """Keypoint similarity of each joint placed ``fraction`` of the person scale s away: exp(-f^2 / (2 kappa^2))."""
+    return np.exp(-(fraction**2) / (2 * (2.0 * np.asarray(sigmas, dtype=np.float64)) ** 2))
 
 
 def expected_oks(fraction: float, sigmas: np.ndarray) -> float:
@@ -310,20 +290,14 @@ def perturbed_ground_truth(gt_json: Path | str, fraction: float, seed: int) -> l
 
     Scores are random, so the ranking carries no information.
     """
-    document = json.loads(Path(gt_json).read_text(encoding="utf-8"))
-    areas = {
-        ann["id"]: float(ann.get("area", ann["bbox"][2] * ann["bbox"][3] * 0.53)) for ann in document["annotations"]
-    }
     rng = np.random.default_rng(seed)
     results = []
-    for ann in document["annotations"]:
-        kp = np.asarray(ann["keypoints"], dtype=np.float64).reshape(-1, 3)
-        if ann.get("iscrowd", 0) or not (kp[:, 2] > 0).any():
-            continue
-        kp[:, :2] += rng.normal(0.0, fraction * np.sqrt(areas[ann["id"]]), size=kp[:, :2].shape)
+    for image_id, person in _people(load_annotations(gt_json)):
+        kp = person.keypoints.copy()
+        kp[:, :2] += rng.normal(0.0, fraction * np.sqrt(person.area), size=kp[:, :2].shape)
         results.append(
             {
-                "image_id": ann["image_id"],
+                "image_id": image_id,
                 "category_id": 1,
                 "keypoints": kp.ravel().tolist(),
                 "score": float(rng.uniform(0.5, 1.0)),
@@ -340,16 +314,11 @@ def ap_versus_noise(gt_json: Path | str, fractions: list[float], repeats: int = 
     """
     import pandas as pd
 
-    gt_json = Path(gt_json)
-    document = json.loads(gt_json.read_text(encoding="utf-8"))
-    sigmas = layout_for_num_keypoints(_gt_num_keypoints(gt_json)).sigmas
-    people = [
-        ann
-        for ann in document["annotations"]
-        if not ann.get("iscrowd", 0) and any(v > 0 for v in ann["keypoints"][2::3])
-    ]
-    truth = np.array([ann["keypoints"] for ann in people], dtype=np.float64).reshape(len(people), -1, 3)
-    areas = np.array([float(ann.get("area", ann["bbox"][2] * ann["bbox"][3] * 0.53)) for ann in people])
+    annotations = load_annotations(gt_json)
+    sigmas = annotations.layout.sigmas
+    people = [person for _, person in _people(annotations)]
+    truth = np.stack([person.keypoints for person in people])
+    areas = np.array([person.area for person in people])
     rows = []
     for fraction in fractions:
         for repeat in range(repeats):
@@ -384,24 +353,17 @@ def matched_keypoint_similarities(gt_json: Path | str, results: list | Path | st
     """
     import pandas as pd
 
-    gt_json = Path(gt_json)
-    document = json.loads(gt_json.read_text(encoding="utf-8"))
-    layout = layout_for_num_keypoints(_gt_num_keypoints(gt_json))
+    annotations = load_annotations(gt_json)
+    layout = annotations.layout
     detections = _load_results(results)
     rows = []
-    for image in document["images"]:
-        people = [
-            ann
-            for ann in document["annotations"]
-            if ann["image_id"] == image["id"]
-            and not ann.get("iscrowd", 0)
-            and any(v > 0 for v in ann["keypoints"][2::3])
-        ]
-        preds = [d for d in detections if d["image_id"] == image["id"]]
+    for image in annotations.images:
+        people = [p for p in image.persons if not p.iscrowd and (p.keypoints[:, 2] > 0).any()]
+        preds = [d for d in detections if d["image_id"] == image.id]
         if not people or not preds:
             continue
-        truth = np.array([a["keypoints"] for a in people], dtype=np.float64).reshape(len(people), -1, 3)
-        areas = np.array([float(a.get("area", a["bbox"][2] * a["bbox"][3] * 0.53)) for a in people])
+        truth = np.stack([p.keypoints for p in people])
+        areas = np.array([p.area for p in people])
         dt = np.array([d["keypoints"] for d in preds], dtype=np.float64).reshape(len(preds), -1, 3)
         matrix = oks_matrix(dt, truth, areas, layout.sigmas)
         for person in range(len(people)):
@@ -412,7 +374,7 @@ def matched_keypoint_similarities(gt_json: Path | str, results: list | Path | st
                 if truth[person, k, 2] > 0:
                     rows.append(
                         {
-                            "image_id": image["id"],
+                            "image_id": image.id,
                             "person": person,
                             "keypoint": name,
                             "distance_px": float(distance[k]),
@@ -421,3 +383,129 @@ def matched_keypoint_similarities(gt_json: Path | str, results: list | Path | st
                         }
                     )
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- AP over a resampled set of images
+
+
+@dataclass(frozen=True)
+class ImageEvaluation:
+    """COCOeval's matching on one image (area range all, at most 20 persons): ``scores`` float[D],
+    ``matched`` and ``ignored`` bool[T, D] per OKS threshold, ``ground_truth`` persons counted."""
+
+    scores: np.ndarray
+    matched: np.ndarray
+    ignored: np.ndarray
+    ground_truth: int
+
+
+def image_evaluations(gt_json: Path | str, results: list | Path | str) -> list[ImageEvaluation]:
+    """pycocotools' per-image matching of ``results``, one entry per image of ``gt_json`` in file
+    order, so that :func:`average_precision` can recompute AP on any multiset of images (bootstrap)."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    annotations = load_annotations(gt_json)
+    detections = _load_results(results)
+    thresholds = len(np.linspace(0.5, 0.95, 10))
+    empty = ImageEvaluation(np.zeros(0), np.zeros((thresholds, 0), bool), np.zeros((thresholds, 0), bool), 0)
+    if not detections:
+        counts = [sum(1 for _ in _people_of(image)) for image in annotations.images]
+        return [dataclasses.replace(empty, ground_truth=n) for n in counts]
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(gt_json))
+        evaluator = COCOeval(gt, gt.loadRes(detections), "keypoints")
+        evaluator.params.kpt_oks_sigmas = annotations.layout.sigmas
+        evaluator.evaluate()
+    per_image = dict(zip(evaluator.params.imgIds, evaluator.evalImgs[: len(evaluator.params.imgIds)]))
+    out = []
+    for image in annotations.images:
+        entry = per_image.get(image.id)
+        if entry is None:
+            out.append(empty)
+            continue
+        out.append(
+            ImageEvaluation(
+                np.asarray(entry["dtScores"], dtype=np.float64),
+                np.asarray(entry["dtMatches"]) > 0,
+                np.asarray(entry["dtIgnore"], dtype=bool),
+                int((~np.asarray(entry["gtIgnore"], dtype=bool)).sum()),
+            )
+        )
+    return out
+
+
+def average_precision(evaluations: list[ImageEvaluation], images: np.ndarray | None = None) -> float:
+    """COCO AP (mean over OKS thresholds 0.50:0.05:0.95 of the 101-point interpolated precision), as
+    ``COCOeval.accumulate`` computes it, over the images ``images`` (indices, repeats allowed)."""
+    chosen = [evaluations[i] for i in (range(len(evaluations)) if images is None else images)]
+    ground_truth = sum(e.ground_truth for e in chosen)
+    if ground_truth == 0:
+        return -1.0
+    scores = np.concatenate([e.scores for e in chosen])
+    order = np.argsort(-scores, kind="mergesort")
+    matched = np.concatenate([e.matched for e in chosen], axis=1)[:, order]
+    ignored = np.concatenate([e.ignored for e in chosen], axis=1)[:, order]
+    true_positives = np.cumsum(matched & ~ignored, axis=1, dtype=np.float64)
+    false_positives = np.cumsum(~matched & ~ignored, axis=1, dtype=np.float64)
+    recall_points = np.linspace(0.0, 1.0, 101)
+    precisions = []
+    for tp, fp in zip(true_positives, false_positives):
+        recall = tp / ground_truth
+        precision = np.maximum.accumulate((tp / np.maximum(tp + fp, np.spacing(1)))[::-1])[::-1]
+        where = np.searchsorted(recall, recall_points, side="left")
+        sampled = np.zeros(len(recall_points))
+        inside = where < len(precision)
+        sampled[inside] = precision[where[inside]]
+        precisions.append(sampled.mean())
+    return float(np.mean(precisions))
+
+
+# ----------------------------------------------------------------------------- grouping without post-processing
+
+
+def grouping_purity(gt_json: Path | str, results: list | Path | str, min_score: float = 0.3, near: float = 0.5):
+    """For every result with ``score >= min_score``: do all its joints that land on a person land on one?
+
+    A predicted joint k lands on a ground-truth person of its image (not crowd, joint k labelled)
+    when its keypoint similarity exp(-d^2 / (2 s^2 kappa_k^2)) to that person's joint k is at
+    least ``near`` (0.5: the similarity AP50 asks of a whole pose); it goes to the most similar
+    such person. The result is ``pure`` when the joints that landed went to one person. Returns a
+    pandas DataFrame with columns image_index (position in the file), image_id, score, joints
+    (that landed), persons (distinct), pure; results with no landed joint are left out.
+    """
+    import pandas as pd
+
+    annotations = load_annotations(gt_json)
+    kappa2 = (2.0 * annotations.layout.sigmas) ** 2
+    detections = [d for d in _load_results(results) if d["score"] >= min_score]
+    by_image: dict[int, list[dict]] = {}
+    for d in detections:
+        by_image.setdefault(int(d["image_id"]), []).append(d)
+    rows = []
+    for index, image in enumerate(annotations.images):
+        people = list(_people_of(image))
+        if not people:
+            continue
+        truth = np.stack([p.keypoints for p in people])  # [G, K, 3]
+        areas = np.array([p.area for p in people])
+        for d in by_image.get(image.id, []):
+            predicted = np.asarray(d["keypoints"], dtype=np.float64).reshape(-1, 3)[:, :2]
+            d2 = ((truth[..., :2] - predicted[None]) ** 2).sum(-1)  # [G, K]
+            similarity = np.exp(-d2 / (areas[:, None] + np.spacing(1)) / kappa2 / 2)
+            similarity = np.where(truth[..., 2] > 0, similarity, 0.0)
+            landed = similarity.max(axis=0) >= near
+            if not landed.any():
+                continue
+            owners = set(similarity.argmax(axis=0)[landed].tolist())
+            rows.append(
+                {
+                    "image_index": index,
+                    "image_id": image.id,
+                    "score": float(d["score"]),
+                    "joints": int(landed.sum()),
+                    "persons": len(owners),
+                    "pure": len(owners) == 1,
+                }
+            )
+    return pd.DataFrame(rows, columns=["image_index", "image_id", "score", "joints", "persons", "pure"])

@@ -12,42 +12,79 @@ from .. import paths, style
 from .data.skeleton import KeypointLayout
 
 POSE_COLORS = plt.get_cmap("tab10").colors
+SIDE_COLOURS = {"left": "#1f77b4", "right": "#d62728", "centre": "#2ca02c"}
 
 
 def draw_poses(
     ax: plt.Axes,
-    image: np.ndarray,
-    poses: list[np.ndarray],
+    image: np.ndarray | None,
+    poses,
     layout: KeypointLayout,
+    *,
+    colour: str | None = None,
+    side_colours: bool = False,
     labels: list[str] | None = None,
     min_visibility: float = 0.0,
     linewidth: float = 1.5,
+    marker_size: float = 10.0,
 ) -> None:
-    """Show ``image`` (uint8[H, W, 3]) with each pose (float[K, 3]: x, y, v) as a coloured skeleton.
+    """Persons as skeletons on ``ax``, over ``image`` (uint8[H, W, 3]) or over what is drawn there.
 
-    A joint is drawn when its v is above ``min_visibility`` (v = 0 is unlabelled).
+    ``poses``: float[N, K, 3] or a list of float[K, 3] (x, y, v) in image pixels (continuous
+    coordinates: pixel (i, j) covers [i, i + 1) x [j, j + 1)). A joint is drawn when v >
+    ``min_visibility``; v = 1 (labelled, occluded) as a hollow dot. Limbs take one colour per
+    person, or ``colour`` for all, or with ``side_colours`` left blue / right red / centre green.
     """
-    ax.imshow(image)
+    if image is not None:
+        height, width = image.shape[:2]
+        ax.imshow(image, extent=(0, width, height, 0), interpolation="nearest")
+    poses = np.asarray(poses, dtype=np.float64).reshape(-1, layout.num_keypoints, 3)
     for index, pose in enumerate(poses):
-        color = POSE_COLORS[index % len(POSE_COLORS)]
+        person_colour = colour or POSE_COLORS[index % len(POSE_COLORS)]
         shown = pose[:, 2] > min_visibility
         for a, b in layout.limbs:
             if shown[a] and shown[b]:
-                ax.plot(pose[[a, b], 0], pose[[a, b], 1], color=color, linewidth=linewidth)
-        ax.scatter(pose[shown, 0], pose[shown, 1], s=8, color=color, edgecolors="white", linewidths=0.4, zorder=3)
+                limb_colour = SIDE_COLOURS[_side(layout, a, b)] if side_colours and colour is None else person_colour
+                ax.plot(pose[[a, b], 0], pose[[a, b], 1], color=limb_colour, lw=linewidth, solid_capstyle="round")
+        hollow = shown & (pose[:, 2] == 1)
+        solid = shown & ~hollow
+        dot = "white" if side_colours and colour is None else person_colour
+        ax.scatter(pose[solid, 0], pose[solid, 1], s=marker_size, c=[dot], edgecolors="black", linewidths=0.5, zorder=3)
+        ax.scatter(pose[hollow, 0], pose[hollow, 1], s=marker_size, facecolors="none", edgecolors="black", zorder=3)
         if labels is not None and shown.any():
             x, y = pose[shown, 0].min(), pose[shown, 1].min()
-            ax.text(
-                x,
-                y - 2,
-                labels[index],
-                color="white",
-                fontsize=7,
-                bbox={"facecolor": color, "alpha": 0.8, "pad": 1, "linewidth": 0},
-            )
-    ax.set_xlim(0, image.shape[1])
-    ax.set_ylim(image.shape[0], 0)
-    ax.axis("off")
+            box = {"facecolor": person_colour, "alpha": 0.8, "pad": 1, "linewidth": 0}
+            ax.text(x, y - 2, labels[index], color="white", fontsize=7, bbox=box)
+    if image is not None:
+        ax.set_xlim(0, image.shape[1])
+        ax.set_ylim(image.shape[0], 0)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _side(layout: KeypointLayout, a: int, b: int) -> str:
+    """The body side of limb (a, b): both joints, or one and a centre joint, named left_/right_."""
+    names = layout.keypoints[a] + layout.keypoints[b]
+    if names.count("left_") == 2 or (names.count("left_") == 1 and "right_" not in names):
+        return "left"
+    if names.count("right_") == 2 or (names.count("right_") == 1 and "left_" not in names):
+        return "right"
+    return "centre"
+
+
+def note_empty(ax: plt.Axes, text: str) -> None:
+    """A visible note on a panel with nothing to show (e.g. "smoke profile: untrained model")."""
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=8,
+        wrap=True,
+        bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "#999999"},
+    )
 
 
 def draw_sampling(
@@ -178,6 +215,9 @@ def pipeline_diagram() -> tuple[plt.Figure, pd.DataFrame]:
 def training_curves(metrics: pd.DataFrame, label: str) -> plt.Figure:
     """Loss and mean matched OKS (1 - OKS loss) against step, from a ``metrics.csv`` frame."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    if metrics["step"].max() < 100:
+        for ax in (left, right):
+            note_empty(ax, f"{int(metrics['step'].max())} steps only (smoke profile): the curve shows the loop runs")
     left.plot(metrics["step"], metrics["loss"], label=label)
     left.set_ylim(bottom=0)
     left.set_xlabel("step")
@@ -199,6 +239,7 @@ def prediction_grid(
     layout: KeypointLayout,
     titles: list[str],
     columns: int = 4,
+    empty_note: str = "no person above the score threshold",
 ) -> plt.Figure:
     """Predicted poses (top row of each pair) and ground truth (below) for several images.
 
@@ -213,9 +254,212 @@ def prediction_grid(
         row, column = 2 * (index // columns), index % columns
         draw_poses(axes[row, column], image, predicted, layout, min_visibility=-1.0, linewidth=1.0)
         axes[row, column].set_title(f"{title}\npredicted (measured here)", fontsize=8)
-        draw_poses(axes[row + 1, column], image, truth, layout, linewidth=1.0)
+        if len(predicted) == 0:
+            note_empty(axes[row, column], empty_note)
+        draw_poses(axes[row + 1, column], image, truth, layout, side_colours=True, linewidth=1.0)
         axes[row + 1, column].set_title("ground truth", fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def sampling_figure(picture: np.ndarray, sampling: dict, query: int, layout: KeypointLayout | None):
+    """Left: where query ``query``'s last decoder layer samples (dot size = attention weight) and
+    its reference keypoints; right: its regressed pose. ``sampling`` is
+    ``anatomy.decoder_sampling``'s result. Returns (figure, one row per sampling point)."""
+    outputs = sampling["outputs"]
+    canvas = np.array(outputs["canvas_size"][::-1], dtype=np.float64)  # (W, H)
+    locations = sampling["locations"][0, query].numpy()  # [heads, levels, K, 2]
+    weights = sampling["weights"][0, query].numpy()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4.5))
+    draw_sampling(left, picture, locations, weights, sampling["reference"][0, query].numpy(), outputs["canvas_size"])
+    left.set_title(f"query {query}: deformable samples (measured here)", fontsize=9)
+    pose = np.concatenate(
+        [
+            outputs["keypoints"][0, query].numpy() * canvas,
+            outputs["visibility_logits"][0, query, :, None].sigmoid().numpy(),
+        ],
+        axis=-1,
+    )
+    if layout is not None:
+        draw_poses(right, picture, [pose], layout, labels=[f"query {query}"], min_visibility=-1.0)
+    right.set_title("its regressed pose (measured here)", fontsize=9)
+    heads, levels, keypoints = locations.shape[:3]
+    data = pd.DataFrame(
+        {
+            "head": np.repeat(np.arange(heads), levels * keypoints),
+            "level": np.tile(np.repeat(np.arange(levels), keypoints), heads),
+            "keypoint": np.tile(np.arange(keypoints), heads * levels),
+            "x_px": (locations[..., 0] * canvas[0]).ravel(),
+            "y_px": (locations[..., 1] * canvas[1]).ravel(),
+            "weight": weights.ravel(),
+        }
+    )
+    return fig, data
+
+
+def ap_comparison(table: pd.DataFrame, measured_label: str, paper_label: str):
+    """Horizontal bars of keypoint AP (%): rows measured here (blue), the paper's (black) and the
+    published val2017 rows (grey). Returns (figure, the rows shown)."""
+    from matplotlib.patches import Patch
+
+    published = ~table.source.isin([measured_label, paper_label])
+    shown = table[~published | (table.split == "val2017")].dropna(subset=["AP"]).reset_index(drop=True)
+    colours = {measured_label: "#1f77b4", paper_label: "#000000"}
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(shown) + 1.2))
+    ax.barh(range(len(shown)), shown.AP, color=[colours.get(s, "#bbbbbb") for s in shown.source])
+    ax.set_yticks(range(len(shown)), [f"{r.method} {r.backbone} · {r.data} {r.split}" for r in shown.itertuples()])
+    ax.tick_params(axis="y", labelsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("keypoint AP (%)")
+    handles = [
+        Patch(color="#1f77b4", label=f"{measured_label} (synthetic unless marked COCO)"),
+        Patch(color="#000000", label=f"{paper_label} (COCO)"),
+        Patch(color="#bbbbbb", label="reported by each method's repository (COCO val2017)"),
+    ]
+    ax.legend(handles=handles, fontsize=7, loc="lower right")
+    return fig, shown
+
+
+def crowd_examples(
+    images: list[np.ndarray], truths: list, predictions: list, titles: list[str], layout: KeypointLayout
+):
+    """One image per crowd level: ground truth (side-coloured limbs, hollow dots for occluded
+    joints) and the model's persons (white)."""
+    fig, axes = plt.subplots(1, len(images), figsize=(3.0 * len(images), 3.2), squeeze=False)
+    for ax, image, truth, predicted, title in zip(axes[0], images, truths, predictions, titles):
+        draw_poses(ax, image, truth, layout, side_colours=True)
+        draw_poses(ax, None, predicted, layout, colour="white", linewidth=1.0, marker_size=6, min_visibility=-1.0)
+        if len(predicted) == 0:
+            note_empty(ax, "no person above the score threshold")
+        ax.set_title(title, fontsize=8)
+    fig.suptitle("synthetic crowd split: ground truth (coloured) and model output (white), measured here", fontsize=9)
+    return fig
+
+
+CROWD_LEVELS = {"APE": "easy", "APM": "medium", "APH": "hard"}
+
+
+def ap_by_crowd_level(measured: pd.DataFrame, reported: pd.DataFrame):
+    """AP (%) by crowd level: rows measured here (left; synthetic unless named) and the published
+    CrowdPose test rows (right). Never in one chart: the data differ."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1, 3]})
+    x = np.arange(len(CROWD_LEVELS))
+    width = 0.8 / max(len(measured), 1)
+    for i, row in enumerate(measured.itertuples()):
+        values = np.nan_to_num([getattr(row, name) for name in CROWD_LEVELS])
+        left.bar(x + i * width, values, width=width, label=f"{row.method} · {row.data}", color=plt.cm.tab10(i))
+    left.set(xticks=x + 0.4 - width / 2, xticklabels=list(CROWD_LEVELS.values()), ylabel="AP (%)", ylim=(0, 100))
+    left.set_title("measured here (companion)", fontsize=9)
+    left.legend(fontsize=6)
+    width = 0.8 / len(reported)
+    for i, row in enumerate(reported.itertuples()):
+        right.bar(
+            x + i * width,
+            [getattr(row, name) for name in CROWD_LEVELS],
+            width=width,
+            label=f"{row.method} {row.backbone}",
+            color=plt.cm.tab20(i % 20),
+        )
+    right.set(xticks=x + 0.4 - width / 2, xticklabels=list(CROWD_LEVELS.values()), ylabel="AP (%)", ylim=(0, 100))
+    right.set_title("reported by each method's repository (CrowdPose test)", fontsize=9)
+    right.legend(fontsize=6, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    fig.suptitle("AP by crowd level: synthetic crowd split (left) vs published CrowdPose results (right)", fontsize=9)
+    return fig
+
+
+def split_ablation(summary: pd.DataFrame, runs: pd.DataFrame, jcra_colour: str, latency_repeats: int):
+    """Left: AP per encoder/decoder split (mean and seed spread, every seed as a dot); right:
+    forward latency per split. The symmetric split in ``jcra_colour``."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    colours = [jcra_colour if s else "#bbbbbb" for s in summary.symmetric]
+    seeds = int(summary.seeds.max())
+    left.bar(
+        summary.split,
+        summary.AP_mean,
+        yerr=summary.AP_std,
+        color=colours,
+        capsize=4,
+        label=f"mean ± std over {seeds} seed(s), measured here",
+    )
+    for index, split in enumerate(summary.split):
+        values = runs[runs.split == split].AP
+        left.scatter([index] * len(values), values, color="black", s=10, zorder=3)
+    if summary.AP_mean.max() <= 0:
+        note_empty(left, "AP 0 for every split: too few training steps (smoke profile)")
+    left.set_ylabel("keypoint AP (fraction, synthetic val)")
+    right.bar(
+        summary.split,
+        summary.latency_ms,
+        color=colours,
+        label=f"median of {latency_repeats} interleaved passes, 1 image, measured here",
+    )
+    right.set_ylabel("forward latency (ms per image)")
+    for ax in (left, right):
+        ax.set_xlabel("encoder / decoder layers")
+        ax.legend(fontsize=7)
+    fig.suptitle("highlighted: the symmetric split", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def ground_truth_gallery(items: list) -> plt.Figure:
+    """pose-mini images with their annotated persons (``real.PoseMiniImage`` items)."""
+    fig, axes = plt.subplots(1, len(items), figsize=(3.2 * len(items), 2.6), squeeze=False)
+    for ax, item in zip(axes[0], items):
+        draw_poses(ax, item.load(), item.keypoints, item.layout, side_colours=True)
+        ax.set_title(f"COCO {item.image_id}: {len(item.keypoints)} person(s)", fontsize=9)
+    fig.suptitle("pose-mini ground truth (COCO val2017 annotations)", fontsize=10)
+    return fig
+
+
+def keypoint_similarity_curves(layout: KeypointLayout, joints: dict[str, int]):
+    """exp(-d^2 / (2 s^2 kappa^2)) against d / s for a few joints. Returns (figure, the curves)."""
+    distance = np.linspace(0, 0.25, 101)
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    curves = []
+    for label, k in joints.items():
+        similarity = np.exp(-(distance**2) / (2 * (2 * layout.sigmas[k]) ** 2))
+        ax.plot(distance, similarity, label=label)
+        curves.append(pd.DataFrame({"joint": label, "d_over_s": distance, "similarity": similarity}))
+    ax.set(
+        xlabel="distance / person scale s (fraction)",
+        ylabel="keypoint similarity (0 to 1)",
+        title="OKS per keypoint (formula with the COCO sigmas)",
+    )
+    ax.legend(fontsize=8, title="computed from the COCO sigmas", title_fontsize=8)
+    return fig, pd.concat(curves)
+
+
+def per_joint_similarity(per_joint: pd.DataFrame, colour: str) -> plt.Figure:
+    """Mean similarity of each joint to its matched prediction (columns keypoint, mean)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.0))
+    ax.bar(per_joint["keypoint"], per_joint["mean"], color=colour)
+    ax.set(
+        ylabel="mean keypoint similarity (0 to 1)",
+        ylim=(0, 1.05),
+        title="real predictions vs pose-mini ground truth (measured here)",
+    )
+    ax.tick_params(axis="x", rotation=70, labelsize=7)
+    return fig
+
+
+def ap_versus_noise(summary: pd.DataFrame, source: str) -> plt.Figure:
+    """AP, AP50, AP75 and mean OKS of the noisy ground truth against the noise level, with the
+    formula's expected OKS."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for name, marker in (("AP", "o"), ("AP50", "^"), ("AP75", "v")):
+        ax.plot(summary["fraction"], summary[name], marker=marker, label=f"{name} (measured here)")
+    spread = summary["AP_sd"].fillna(0)
+    ax.fill_between(summary["fraction"], summary["AP"] - spread, summary["AP"] + spread, alpha=0.2)
+    ax.plot(summary["fraction"], summary["mean_oks"], "k.", label="mean OKS (measured here)")
+    ax.plot(summary["fraction"], summary["expected_oks"], "k--", lw=1, label="expected OKS (formula, all joints)")
+    ax.set(
+        xlabel="noise std / person scale s (fraction)",
+        ylabel="AP or OKS (fraction)",
+        ylim=(-0.02, 1.02),
+        title=f"AP of the noisy ground truth ({source})",
+    )
+    ax.legend(fontsize=7)
     return fig
 
 

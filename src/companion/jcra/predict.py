@@ -19,7 +19,6 @@ from PIL import Image
 from ..atomic import write_text
 from .data.coco import CocoPoseDataset, collate
 from .data.transforms import PoseSample, eval_transforms, to_tensor
-from .evaluate import coco_keypoint_stats
 from .model import JCRA
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
@@ -64,7 +63,7 @@ def outputs_to_results(outputs: dict, metas: list[dict], max_detections: int | N
     return results
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_dataset(
     model: JCRA, dataset: torch.utils.data.Dataset, batch_size: int = 8, max_detections: int | None = None
 ) -> list[dict]:
@@ -133,15 +132,6 @@ class ImageFolder(torch.utils.data.Dataset):
 def evaluation_dataset(annotation_file: Path | str, image_dir: Path | str, input_size: int) -> CocoPoseDataset:
     """A dataset of annotated images, resized as at inference."""
     return CocoPoseDataset(annotation_file, image_dir, eval_transforms(input_size))
-
-
-def evaluate(
-    model: JCRA, annotation_file: Path | str, image_dir: Path | str, batch_size: int = 8, mode: str = "coco"
-) -> tuple[dict, list[dict]]:
-    """COCO keypoint stats (fractions) of ``model`` on an annotated split, and its results."""
-    dataset = evaluation_dataset(annotation_file, image_dir, model.config.input_size)
-    results = predict_dataset(model, dataset, batch_size)
-    return coco_keypoint_stats(Path(annotation_file), results, mode=mode), results
 
 
 def write_results(results: list[dict], path: Path | str) -> Path:

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import paths
+from .bottomup import train as bottomup_train
 from .config import ModelConfig, get_config
 from .data.coco import synthetic_paths
 from .data.synthetic import ensure_split
-from .train import TrainParams, ensure_trained
+from .engine import TrainParams
+from .train import ensure_trained
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,14 @@ def profile_checkpoint(
     return ensure_trained(
         config or recipe.model_config(), recipe.train_data, recipe.train_params(**train_overrides), progress=progress
     )
+
+
+def baseline_checkpoint(profile: str, progress: bool = True) -> Path:
+    """The bottom-up baseline trained with ``profile``'s recipe: JCRA's backbone config, data and
+    training parameters, so it sits beside :func:`profile_checkpoint` (trained now if not cached)."""
+    recipe = get_recipe(profile)
+    config = bottomup_train.make_config(recipe.model_config())
+    return bottomup_train.ensure_trained(config, recipe.train_data, recipe.train_params(), progress)
 
 
 def split_paths(profile: str, split: str = "val") -> tuple[Path, Path]:

@@ -30,6 +30,38 @@ def measured_row(method: str, backbone: str, data: str, split: str, stats: dict)
     }
 
 
+CROWDPOSE_COLUMNS = ("AP", "AP50", "AP75", "APE", "APM", "APH")
+
+
+def crowdpose_row(method: str, data: str, stats: dict) -> dict:
+    """A CrowdPose-style row (%, NaN where a level has no image) from ``keypoints_crowd`` stats."""
+    return {
+        "method": method,
+        "backbone": "companion ResNet",
+        "data": data,
+        "source": style.MEASURED,
+        **{name: 100 * stats[name] if stats.get(name, -1) >= 0 else float("nan") for name in CROWDPOSE_COLUMNS},
+    }
+
+
+def crowdpose_baselines(path: Path | None = None) -> pd.DataFrame:
+    """Published CrowdPose rows of ``data/baselines_crowdpose.csv``, labelled ``reported by <repository>``."""
+    path = path or paths.DATA_DIR / "baselines_crowdpose.csv"
+    frame = pd.read_csv(path)
+    missing = {"method", "backbone", "split", "source", *CROWDPOSE_COLUMNS} - set(frame.columns)
+    if missing:
+        raise ValueError(f"{path}: missing columns {sorted(missing)}")
+    return pd.DataFrame(
+        {
+            "method": frame["method"],
+            "backbone": frame["backbone"],
+            "data": "CrowdPose " + frame["split"],
+            "source": [style.reported_by(s) for s in frame["source"]],
+            **{name: frame[name] for name in CROWDPOSE_COLUMNS},
+        }
+    )
+
+
 def paper_row(claim_id: str = "jcra.coco_ap") -> dict:
     """JCRA's own number, read from the claims registry (the abstract gives AP only)."""
     claim = load_registry()[claim_id]

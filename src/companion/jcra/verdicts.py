@@ -8,6 +8,8 @@ are passed in from the registry, never stored here.
 
 from __future__ import annotations
 
+import math
+
 from companion.claims import Verdict
 from companion.stats import Interval
 
@@ -111,7 +113,11 @@ def symmetric(differences: dict[str, Interval], symmetric_split: str | None, det
     if symmetric_split is None or not differences:
         return Verdict("not measurable here", "no symmetric split at this total depth (use an even total depth)")
     parts = ", ".join(f"vs {name} {d.format('+.3f')}" for name, d in differences.items())
-    budget = f"smallest difference this budget detects {detectable:.3f} AP"
+    budget = (
+        f"smallest difference this budget detects {detectable:.3f} AP"
+        if math.isfinite(detectable)
+        else "one seed per split: no seed spread to size the smallest detectable difference"
+    )
     worse = [name for name, d in differences.items() if d.below(0)]
     if worse:
         return Verdict("not reproduced", f"{', '.join(worse)} beats symmetric {symmetric_split}: {parts}; {budget}")

@@ -10,15 +10,11 @@ is a pure resize, so original pixels are input pixels times orig / size (as for 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..data.coco import collate
-from ..evaluate import coco_keypoint_stats
-from ..predict import evaluation_dataset
 from . import postprocess
 from .model import AssociativeEmbedding
 
@@ -81,17 +77,3 @@ def predict_dataset(
         for index, meta in enumerate(metas):
             results.extend(postprocess_image(outputs, index, meta, config, max_detections))
     return results
-
-
-def evaluate(
-    model: AssociativeEmbedding,
-    annotation_file: Path | str,
-    image_dir: Path | str,
-    batch_size: int = 8,
-    mode: str = "coco",
-    config: postprocess.ParserConfig = postprocess.ParserConfig(),
-) -> tuple[dict, list[dict]]:
-    """COCO keypoint stats (fractions) of the baseline on an annotated split, and its results."""
-    dataset = evaluation_dataset(annotation_file, image_dir, model.config.model.input_size)
-    results = predict_dataset(model, dataset, batch_size, config)
-    return coco_keypoint_stats(Path(annotation_file), results, mode=mode), results

@@ -6,7 +6,7 @@ dataset = data.CocoPoseDataset(*data.synthetic_paths(root), transforms=data.eval
 images, pad_mask, targets = data.collate([dataset[0], dataset[1]])
 """
 
-from . import crowd, draw, real, skeleton, synthetic, transforms
+from . import crowd, real, skeleton, synthetic, transforms
 from .coco import (
     CocoPoseDataset,
     MalformedAnnotationError,
@@ -29,7 +29,6 @@ __all__ = [
     "collate",
     "crowd",
     "crowdpose_paths",
-    "draw",
     "eval_transforms",
     "get_layout",
     "load_annotations",

@@ -60,12 +60,20 @@ def crowd_level(index: float) -> str:
     return "hard"
 
 
-def images_by_level(annotation_file: Path | str) -> dict[str, list[int]]:
-    """Image ids of a COCO file with ``crowdIndex`` per image, grouped into the three levels."""
+def crowd_indices(annotation_file: Path | str) -> dict[int, float]:
+    """Image id -> ``crowdIndex`` of a COCO file that has one per image (CrowdPose, the crowd split)."""
     document = json.loads(Path(annotation_file).read_text(encoding="utf-8"))
-    levels: dict[str, list[int]] = {level: [] for level in LEVELS}
+    indices = {}
     for i, image in enumerate(document["images"]):
         if "crowdIndex" not in image:
             raise ValueError(f"{annotation_file}: images[{i}].crowdIndex is missing")
-        levels[crowd_level(float(image["crowdIndex"]))].append(int(image["id"]))
+        indices[int(image["id"])] = float(image["crowdIndex"])
+    return indices
+
+
+def images_by_level(annotation_file: Path | str) -> dict[str, list[int]]:
+    """Image ids of a COCO file with ``crowdIndex`` per image, grouped into the three levels."""
+    levels: dict[str, list[int]] = {level: [] for level in LEVELS}
+    for image_id, index in crowd_indices(annotation_file).items():
+        levels[crowd_level(index)].append(image_id)
     return levels

@@ -5,10 +5,10 @@ ellipses and sticks), then ``persons_per_image`` bodies from ``body.sample_body`
 another. Later persons are drawn on top of earlier ones; a joint covered by a later person's
 silhouette is labelled v = 1 (occluded), a far ear hidden by the head too; joints outside the
 image are unlabelled (0, 0, 0), as in COCO. Coordinates are continuous pixel coordinates: pixel
-(i, j) spans [i, i + 1) x [j, j + 1), so a horizontal flip maps x to ``width - x``. A person's ``area`` and ``bbox`` come from its
-VISIBLE rendered mask (COCO's segmentations cover visible parts), ``segmentation`` is that mask
-as RLE, and every image carries its CrowdPose ``crowdIndex`` (``crowd.crowd_index`` on the
-14 CrowdPose joints, whatever layout is written).
+(i, j) spans [i, i + 1) x [j, j + 1), so a horizontal flip maps x to ``width - x``. A person's
+``area`` and ``bbox`` come from its VISIBLE rendered mask (COCO's segmentations cover visible
+parts), ``segmentation`` is that mask as RLE, and every image carries its CrowdPose
+``crowdIndex`` (``crowd.crowd_index`` on the 14 CrowdPose joints, whatever layout is written).
 
 Placement: a new person is rejected (and re-drawn, up to 40 tries) when it would hide more than
 ``max_cover`` of an earlier person's silhouette or its box would overlap an earlier person's box
