@@ -32,9 +32,13 @@ def expert_choices(s: Scenario) -> np.ndarray:
     else:
         popularity = rng.permutation(experts)
         log_weight = -s.routing_skew * np.log1p(popularity.astype(float))
-    gumbel = rng.gumbel(size=(s.ranks, s.tokens_per_rank, experts))
-    scores = log_weight + gumbel
-    return np.argpartition(-scores, s.top_k - 1, axis=-1)[..., : s.top_k]
+    # One rank at a time (the same draws, in the same order, as one (ranks, tokens, experts) array):
+    # at 1024 ranks the whole array would take gigabytes.
+    chosen = np.empty((s.ranks, s.tokens_per_rank, s.top_k), dtype=np.int64)
+    for r in range(s.ranks):
+        scores = log_weight + rng.gumbel(size=(s.tokens_per_rank, experts))
+        chosen[r] = np.argpartition(-scores, s.top_k - 1, axis=-1)[:, : s.top_k]
+    return chosen
 
 
 def destination_sets(s: Scenario) -> list[list[tuple[int, ...]]]:
