@@ -63,7 +63,11 @@ def churn_sweep(scenarios: list[Scenario], operations: int, executor=None, max_w
     key = {"code": code_version(), "operations": operations, "scenarios": [asdict(s) for s in scenarios]}
     jobs = [(s, operations) for s in scenarios]
     return cached_frame(
-        "mw_churn", key, lambda: pd.concat(run_all(_churn_job, jobs, executor, max_workers), ignore_index=True)
+        "mw_churn",
+        key,
+        lambda: pd.concat(
+            run_all(_churn_job, jobs, executor, max_workers, what="back-to-back dispatches"), ignore_index=True
+        ),
     )
 
 

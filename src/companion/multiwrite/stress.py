@@ -138,7 +138,8 @@ def stress(scenario: Scenario, config: StressConfig, executor=None, max_workers:
 
     def compute() -> pd.DataFrame:
         jobs = [(scenario, config, segment) for segment in range(config.segments)]
-        return pd.concat(run_all(run_segment, jobs, executor, max_workers), ignore_index=True)
+        what = f"stress run, {scenario.algorithm}"
+        return pd.concat(run_all(run_segment, jobs, executor, max_workers, what=what), ignore_index=True)
 
     return cached_frame("mw_stress", key, compute)
 

@@ -24,14 +24,16 @@ from typing import Any
 
 import pandas as pd
 
+from companion import progress
 from companion.cache import cached_frame
 from companion.hashing import sha256_files
 from companion.multiwrite import analytic, flow
 from companion.multiwrite.convergence import MAX_GRAIN, at_grain, simulate_converged
-from companion.multiwrite.scenario import MULTICAST_ALGORITHMS, Scenario
+from companion.multiwrite.scenario import ALGORITHMS, ALGORITHMS_FOR, MULTICAST_ALGORITHMS, Scenario
 from companion.multiwrite.simulation import simulate
 
 UNICAST = ("ring", "mesh", "hierarchical")
+PROGRESS_MIN_ITEMS = 4  # smaller batches finish before a progress line would say anything
 MULTICAST = MULTICAST_ALGORITHMS
 
 
@@ -66,6 +68,7 @@ def measure(scenario: Scenario, converge: bool = True, max_grain: int = MAX_GRAI
         "latency_us": result.latency_us,
         "analytic_latency_us": prediction.latency_us if prediction else math.nan,
         "analytic_bottleneck": prediction.bottleneck if prediction else "",
+        "analytic_fill_us": prediction.fill_s * 1e6 if prediction else math.nan,
         "algbw_GBps": result.algbw_GBps,
         "busbw_GBps": result.busbw_GBps,
         "max_link_duplication": result.max_link_duplication,
@@ -87,14 +90,31 @@ def measure(scenario: Scenario, converge: bool = True, max_grain: int = MAX_GRAI
     }
 
 
-def run_all(function: Callable, items: list, executor: Executor | None = None, max_workers: int = 2) -> list:
-    """``[function(item) for item in items]``, through ``executor`` or a process pool (inline for 1 worker)."""
+def run_all(
+    function: Callable, items: list, executor: Executor | None = None, max_workers: int = 2, what: str = ""
+) -> list:
+    """``[function(item) for item in items]``, through ``executor`` or a process pool (inline for 1 worker).
+
+    ``what`` names the work for progress reports (:mod:`companion.progress`: a few lines in the
+    notebook and the runner's heartbeat); empty: silent.
+    """
     if executor is not None:
-        return list(executor.map(function, items))
+        return _collect(executor.map(function, items), len(items), what)
     if max_workers <= 1 or len(items) <= 1:
-        return [function(item) for item in items]
+        return _collect(map(function, items), len(items), what)
     with ProcessPoolExecutor(max_workers=max_workers) as pool:
-        return list(pool.map(function, items, chunksize=1))
+        return _collect(pool.map(function, items, chunksize=1), len(items), what)
+
+
+def _collect(results: Iterable, total: int, what: str) -> list:
+    if not what or total < PROGRESS_MIN_ITEMS:
+        return list(results)
+    done = []
+    with progress.track(what, total=total, unit="run", lines=3) as bar:
+        for result in results:
+            done.append(result)
+            bar.update(len(done))
+    return done
 
 
 @contextmanager
@@ -133,7 +153,7 @@ def sweep(
 
     def compute() -> pd.DataFrame:
         job = partial(measure, converge=converge, max_grain=max_grain)
-        rows = run_all(job, [scenarios[i] for i in order], executor, max_workers)
+        rows = run_all(job, [scenarios[i] for i in order], executor, max_workers, what=f"simulating {name}")
         by_index = dict(zip(order, rows))
         return pd.DataFrame([by_index[i] for i in range(len(scenarios))])
 
@@ -208,7 +228,11 @@ def link_sweep(
     """Per-link rows of every scenario (see :func:`measure_links`), cached."""
     key = {"code": code_version(), "scenarios": [asdict(s) for s in scenarios]}
     return cached_frame(
-        name, key, lambda: pd.concat(run_all(measure_links, scenarios, executor, max_workers), ignore_index=True)
+        name,
+        key,
+        lambda: pd.concat(
+            run_all(measure_links, scenarios, executor, max_workers, what=f"simulating {name}"), ignore_index=True
+        ),
     )
 
 
@@ -218,3 +242,39 @@ def fabric_label(frame: pd.DataFrame) -> pd.Series:
         [f"{t} R={r:g}" if t == "leafspine" else t for t, r in zip(frame["topology"], frame["oversubscription"])],
         index=frame.index,
     )
+
+
+def flow_validation_cases(max_ranks: int = 128) -> list[Scenario]:
+    """Packet-vs-flow model cases: every algorithm, star and leaf/spine (R=2), 8-128 ranks, 64 KiB-4 MiB
+    per rank for AllGather and 32-token dispatches; cases above ``max_ranks`` ranks are left out."""
+    leafspine = dict(topology="leafspine", oversubscription=2.0)
+    star = dict(topology="star")
+    cases = [Scenario(algorithm=a, ranks=16, message_bytes=1 << 20, **f) for f in (star, leafspine) for a in ALGORITHMS]
+    cases += [
+        Scenario(algorithm=a, ranks=32, message_bytes=m, **leafspine)
+        for a in ("mesh", "multiwrite")
+        for m in (1 << 16, 1 << 22)
+    ]
+    cases += [Scenario(algorithm=a, ranks=128, message_bytes=1 << 16, **leafspine) for a in ("ring", "multiwrite")]
+    cases += [Scenario(algorithm="group-multicast", ranks=8, message_bytes=1 << 16, **star)]
+    cases += [
+        Scenario(collective="dispatch", algorithm=a, ranks=32, tokens_per_rank=32, **f)
+        for f in (star, leafspine)
+        for a in ALGORITHMS_FOR["dispatch"]
+    ]
+    return [c for c in cases if c.ranks <= max_ranks]
+
+
+def model_agreement(packet: pd.DataFrame, fluid: pd.DataFrame) -> pd.DataFrame:
+    """Packet and flow model latencies side by side (rows in the same order), with the relative
+    difference and the share of the packet latency that is pipeline fill (the analytic fill term)."""
+    columns = ["collective", "algorithm", "topology", "ranks", "message_bytes", "tokens_per_rank"]
+    frame = packet[columns].copy()
+    frame["packet_latency_us"] = packet["latency_us"].to_numpy()
+    frame["flow_latency_us"] = fluid["latency_us"].to_numpy()
+    frame["difference"] = frame["flow_latency_us"] / frame["packet_latency_us"] - 1
+    frame["fill_share"] = packet["analytic_fill_us"].to_numpy() / frame["packet_latency_us"]
+    frame["packet_grain"] = packet["grain"].to_numpy()
+    frame["packet_wall_s"] = packet["wall_s"].to_numpy()
+    frame["flow_wall_s"] = fluid["wall_s"].to_numpy()
+    return frame
