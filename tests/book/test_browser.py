@@ -1,5 +1,6 @@
-"""Open the book in headless Chromium: the index and one notebook page load, every image decodes,
-every local link answers, and screenshots land in build/test/book/ for a person to look at.
+"""Open the book in headless Chromium with the network cut: the landing page and one notebook page
+load, every image decodes, every local link answers, MathJax renders the math (also from file://),
+and screenshots land in build/test/book/ for a person to look at.
 
 Chromium comes from the system's packages: when no browser is found, the set-up runs
 ``apt-get install -y chromium`` (root on Debian/Ubuntu); where that cannot work the tests skip
@@ -36,16 +37,35 @@ FLAGS = (
     "--disable-sync",
     "--hide-scrollbars",
     "--mute-audio",
+    # the network is cut: every host name fails to resolve and every request goes to a dead proxy,
+    # except the loopback server the probe uses
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--proxy-server=http://127.0.0.1:9",
+    "--proxy-bypass-list=127.0.0.1",
 )
 SCREENSHOTS = paths.BUILD_DIR / "test" / "book"
 
-# Loaded beside the book on the same origin: it opens a page in an iframe, then reports what the
-# browser made of it (image sizes after decoding, the HTTP status of every local link).
+# Loaded beside the book on the same origin: it opens a page in an iframe, waits for MathJax to finish
+# typesetting, then reports what the browser made of it (image sizes after decoding, rendered and
+# failed math, the HTTP status of every local link).
 PROBE = """<!DOCTYPE html><html><body><pre id="result">pending</pre>
 <iframe id="page" src="PAGE" style="width:1200px;height:900px"></iframe>
 <script>
+function typeset(win, doc) {
+  return new Promise(resolve => {
+    if (!doc.querySelector('script[src*="MathJax.js"]')) return resolve(false);
+    const wait = () => (win.MathJax && win.MathJax.Hub) ? win.MathJax.Hub.Queue(() => resolve(true))
+                                                        : setTimeout(wait, 100);
+    wait();
+  });
+}
 document.getElementById("page").addEventListener("load", async () => {
-  const doc = document.getElementById("page").contentDocument;
+  const frame = document.getElementById("page");
+  const doc = frame.contentDocument;
+  const mathjax = await typeset(frame.contentWindow, doc);
+  const math = {mathjax, rendered: doc.querySelectorAll(".MathJax, .MathJax_Display").length,
+                errors: doc.querySelectorAll(".MathJax_Error, merror").length,
+                raw: doc.querySelectorAll("span.math, div.math").length};
   const images = [...doc.images].map(img => ({src: img.getAttribute("src").slice(0, 80), complete: img.complete,
                                               width: img.naturalWidth}));
   const local = [...new Set([...doc.querySelectorAll("a[href]")].map(a => a.href)
@@ -54,7 +74,7 @@ document.getElementById("page").addEventListener("load", async () => {
     try { return {href, status: (await fetch(href, {method: "HEAD"})).status}; }
     catch (error) { return {href, status: String(error)}; }
   }));
-  document.getElementById("result").textContent = JSON.stringify({title: doc.title, images, links});
+  document.getElementById("result").textContent = JSON.stringify({title: doc.title, images, links, math});
 });
 </script></body></html>"""
 
@@ -120,22 +140,37 @@ def _probe(browser: str, served, page: str, tmp_path: Path) -> dict:
     return json.loads(html.unescape(match.group(1)))
 
 
+NOTEBOOK_PAGE = "notebooks/jcra/02_train_eval.html"  # math, an inline figure, folded cells
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("page", ["index.html", "notebooks/jcra/02_train_eval.html"])
+@pytest.mark.parametrize("page", ["index.html", NOTEBOOK_PAGE])
 def test_page_loads_with_every_figure_decoded_and_every_link_answering(chromium, served_book, page, tmp_path):
     report = _probe(chromium, served_book, page, tmp_path)
-    assert report["images"], f"{page} shows no image"
+    assert report["images"] or page != NOTEBOOK_PAGE, f"{page} shows no image"
     not_loaded = [image for image in report["images"] if not image["complete"] or image["width"] == 0]
     assert not not_loaded, f"images that did not load in {page}: {not_loaded}"
     assert report["links"], f"{page} has no local link"
     failing = [link for link in report["links"] if link["status"] != 200]
     assert not failing, f"links of {page} that do not resolve: {failing}"
+    if page == NOTEBOOK_PAGE:
+        math = report["math"]
+        assert math["mathjax"], "the notebook page loads the bundled MathJax"
+        assert math["rendered"] >= 3 and math["errors"] == 0, f"math not rendered: {math}"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "page, name", [("index.html", "index.png"), ("notebooks/jcra/02_train_eval.html", "notebook.png")]
-)
+def test_math_renders_from_file_url_with_the_network_cut(chromium, built_book, tmp_path):
+    """MathJax 2 loads its parts and fonts from the book's own folder when opened from disk."""
+    page = (built_book.out / NOTEBOOK_PAGE).as_uri()
+    result = _run(chromium, tmp_path / "profile", "--virtual-time-budget=20000", "--dump-dom", page)
+    dom = result.stdout
+    assert 'class="MathJax_Display"' in dom or 'class="MathJax"' in dom, "MathJax did not typeset the page"
+    assert 'class="MathJax_Error"' not in dom and "Math input error" not in dom
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page, name", [("index.html", "index.png"), (NOTEBOOK_PAGE, "notebook.png")])
 def test_screenshot_from_file_url(chromium, built_book, page, name, tmp_path):
     """Straight from disk (file://), as a reader opens it; the screenshot is kept under build/test/book/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -145,6 +180,7 @@ def test_screenshot_from_file_url(chromium, built_book, page, name, tmp_path):
         chromium,
         tmp_path / "profile",
         "--window-size=1280,1600",
+        "--virtual-time-budget=15000",
         f"--screenshot={target}",
         (built_book.out / page).as_uri(),
     )
