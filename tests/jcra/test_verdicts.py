@@ -1,0 +1,114 @@
+"""The jcra.* decision rules (except speed_78: test_verdicts_speed.py), on both sides of every
+threshold and inside the inconclusive band."""
+
+import math
+
+import pytest
+
+from companion.jcra import verdicts
+from companion.stats import Interval
+
+
+def _interval(estimate: float, low: float, high: float) -> Interval:
+    return Interval(estimate, low, high)
+
+
+# ----------------------------------------------------------------------------- jcra.one_stage
+
+
+def test_one_stage_is_by_design_when_predict_is_the_network_output():
+    decision = verdicts.one_stage(0.0, 0.0, 20, 20)
+    assert decision.outcome == "by design" and decision.design == verdicts.ONE_STAGE_DESIGN
+    assert "not measured" in decision.reason
+    at_tolerance = verdicts.one_stage(verdicts.ONE_STAGE_TOLERANCE_PX, verdicts.ONE_STAGE_TOLERANCE_SCORE, 20, 20)
+    assert at_tolerance.outcome == "by design"
+
+
+@pytest.mark.parametrize(
+    "px, score, results",
+    [(2e-3, 0.0, 20), (0.0, 2e-6, 20), (0.0, 0.0, 19)],
+    ids=["coordinates moved", "scores changed", "a query removed"],
+)
+def test_one_stage_is_not_reproduced_when_something_changed_the_output(px, score, results):
+    assert verdicts.one_stage(px, score, results, 20).outcome == "not reproduced"
+
+
+def test_one_stage_reports_the_grouping_share_with_its_interval():
+    decision = verdicts.one_stage(0.0, 0.0, 20, 20, _interval(0.8, 0.7, 0.9))
+    assert decision.outcome == "by design" and "80% (95% CI 70% to 90%)" in decision.reason
+
+
+# ----------------------------------------------------------------------------- jcra.direct_regression
+
+
+def test_direct_regression_by_design_and_broken():
+    assert verdicts.direct_regression(0, 34, 17).outcome == "by design"
+    assert verdicts.direct_regression(1, 34, 17).outcome == "not reproduced"  # a spatial output: a heatmap
+    assert verdicts.direct_regression(0, 17, 17).outcome == "not reproduced"  # not x and y per joint
+
+
+# ----------------------------------------------------------------------------- jcra.symmetric
+
+
+def test_detectable_difference_shrinks_with_seeds_and_needs_two():
+    assert verdicts.detectable_difference(0.01, 2) == pytest.approx(1.96 * 0.01)
+    assert verdicts.detectable_difference(0.01, 8) == pytest.approx(1.96 * 0.01 / 2)
+    assert math.isinf(verdicts.detectable_difference(0.01, 1))
+
+
+@pytest.mark.parametrize(
+    "intervals, outcome",
+    [
+        ({"1/3": (0.05, 0.01, 0.09), "3/1": (0.03, 0.001, 0.05)}, "reproduced"),
+        ({"1/3": (0.05, 0.01, 0.09), "3/1": (0.01, -0.001, 0.03)}, "inconclusive"),
+        ({"1/3": (0.0, -0.02, 0.02), "3/1": (0.0, 0.0, 0.0)}, "inconclusive"),
+        ({"1/3": (0.05, 0.01, 0.09), "3/1": (-0.03, -0.05, -0.001)}, "not reproduced"),
+    ],
+    ids=["all above 0", "one straddles 0", "ties", "one below 0"],
+)
+def test_symmetric_decides_on_the_intervals(intervals, outcome):
+    differences = {name: _interval(*values) for name, values in intervals.items()}
+    decision = verdicts.symmetric(differences, "2/2", 0.02)
+    assert decision.outcome == outcome
+    assert "smallest difference this budget detects 0.020 AP" in decision.reason
+
+
+def test_symmetric_without_a_symmetric_split_or_a_second_seed():
+    assert verdicts.symmetric({}, None, 0.02).outcome == "not measurable here"
+    one_seed = verdicts.symmetric({"1/2": _interval(0.0, 0.0, 0.0)}, "2/2", math.inf)
+    assert one_seed.outcome == "inconclusive" and "one seed per split" in one_seed.reason
+
+
+# ----------------------------------------------------------------------------- jcra.coco_ap
+
+
+def test_coco_ap_needs_coco_and_labels_the_synthetic_number():
+    decision = verdicts.coco_ap(41.2, None, 69.2)
+    assert (
+        decision.outcome == "not measurable here" and "not comparable" in decision.reason and "41.2" in decision.reason
+    )
+
+
+@pytest.mark.parametrize(
+    "coco, outcome", [(69.2, "reproduced"), (68.2, "reproduced"), (68.1, "not reproduced"), (70.0, "reproduced")]
+)
+def test_coco_ap_within_one_point_of_the_reading(coco, outcome):
+    assert verdicts.coco_ap(40.0, coco, 69.2).outcome == outcome
+
+
+# ----------------------------------------------------------------------------- jcra.crowdpose
+
+PROXY = {"easy": (50.0, 40.0), "medium": (30.0, 25.0), "hard": (10.0, 12.0)}
+
+
+def test_crowdpose_without_data_reports_the_labelled_proxy():
+    decision = verdicts.crowdpose(PROXY)
+    assert decision.outcome == "not measurable here"
+    assert "synthetic crowd proxy" in decision.reason and "hard 10.0 vs 12.0" in decision.reason
+
+
+def test_crowdpose_compares_only_the_test_split_with_published_rows():
+    best = ("DEKR HRNet-W48", 67.3)
+    assert verdicts.crowdpose(PROXY, 70.0, "val", best).outcome == "not measurable here"
+    assert verdicts.crowdpose(PROXY, 67.4, "test", best).outcome == "reproduced"
+    assert verdicts.crowdpose(PROXY, 67.3, "test", best).outcome == "not reproduced"  # a tie does not outperform
