@@ -85,7 +85,7 @@ def test_rate_classes_give_the_per_flow_result(algorithm, monkeypatch):
     scenario = Scenario(algorithm=algorithm, topology="leafspine", ranks=32, path_selection="source", model="flow")
     classes = flow.simulate(scenario)
     assert classes.notes["rate_class_shift"] == 8 and classes.notes["flows"] < classes.writes_posted
-    monkeypatch.setattr(flow, "_candidate_step", lambda s: s.ranks)
+    monkeypatch.setattr(flow, "_candidate_steps", lambda s: [])
     per_flow = flow.simulate(scenario)
     assert per_flow.notes["rate_class_shift"] == 32
     assert per_flow.latency_us == pytest.approx(classes.latency_us, rel=1e-9)

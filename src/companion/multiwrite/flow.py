@@ -52,6 +52,11 @@ from companion.multiwrite.scenario import Scenario
 from companion.multiwrite.topology import Topology, rank_node
 
 RELATIVE_TOLERANCE = 1e-9  # events closer than this (relative to the clock) are simultaneous
+# Events within resolution x (the busiest resource's bytes / its bandwidth, a lower bound of the
+# latency) are handled together: starts wait for the window's end, ends keep their exact time but
+# their bandwidth is handed on at the window's end. 0: exact. The error is measured in the tests.
+DEFAULT_RESOLUTION = 1e-3
+PROGRESS_INTERVAL_S = 2.0  # wall seconds between progress lines
 PIECE_CHECK_LIMIT = 3_000_000  # above this many (piece, receiver) deliveries, check bytes and counts only
 
 
@@ -203,12 +208,13 @@ class Shift:
         return tuple(self.node(n, m) for n in nodes), m
 
 
-def _candidate_step(s: Scenario) -> int:
+def _candidate_steps(s: Scenario) -> list[int]:
+    """Rank shifts that may leave the fabric's routing unchanged, smallest (most classes merged) first."""
     if s.topology in ("star", "fullmesh"):
-        return 1
+        return [1, s.node_ranks]
     if s.path_selection == "source" and s.spine_count and s.node_ranks % s.spine_count == 0:
-        return s.node_ranks
-    return s.ranks
+        return [s.node_ranks]
+    return []
 
 
 class Payloads:
@@ -267,7 +273,9 @@ def _supplier_index(posting: Posting, needed: set[tuple[int, object]]) -> dict[t
 class Model:
     """The flow-level model of one scenario: posting, rate classes, flows; :meth:`run` simulates."""
 
-    def __init__(self, s: Scenario, progress: Callable[[str], None] | None = None):
+    def __init__(
+        self, s: Scenario, progress: Callable[[str], None] | None = None, resolution: float = DEFAULT_RESOLUTION
+    ):
         self.s = s
         self.progress = progress
         self.topo = topology_module.build(s)
@@ -277,13 +285,17 @@ class Model:
         self.resources = Resources(s, self.topo)
         self.shift = self._find_shift()
         self._build_flows()
+        self.loads = _class_loads(self)
+        busiest = max(load[0] / self.flows.capacity[c] for c, load in self.loads.items())
+        self.window_s = resolution * busiest
 
     # -- symmetry ---------------------------------------------------------------------------------
     def _find_shift(self) -> Shift:
         s, n = self.s, self.s.ranks
-        step = _candidate_step(s)
-        if step < n and n % step == 0:
-            programs = self.posting.programs
+        programs = self.posting.programs
+        for step in _candidate_steps(s):
+            if step >= n or n % step:
+                continue
             shift = Shift(s, step)
             ok = all(
                 _shape(programs[r], 0, n, self.payload)
@@ -430,20 +442,32 @@ class Model:
         while heap or len(ids):
             next_start = heap[0][0] if heap else math.inf
             step = next_start - now
+            ttf = remaining[ids] / rate if len(ids) else np.empty(0)
+            catch_up = self._catch_up(ids, rate, remaining) if len(ids) else math.inf
             if len(ids):
-                step = min(step, float(np.min(remaining[ids] / rate)), self._catch_up(ids, rate, remaining))
+                step = min(step, float(np.min(ttf)), catch_up)
             step = max(step, 0.0)
+            if self.window_s > 0 and step < catch_up:
+                # Coalesce: every start and end within the window joins this event (see ``resolution``).
+                horizon = min(step + self.window_s, catch_up)
+                starting = []
+                while heap and heap[0][0] - now <= horizon:
+                    starting.append(heapq.heappop(heap))
+                step = max([step, *ttf[ttf <= horizon], *(t - now for t, _ in starting)])
+                for item in starting:  # back on the heap: the start loop below takes them now
+                    heapq.heappush(heap, item)
+            slack = RELATIVE_TOLERANCE * max(now + step, 1e-12)
             if len(ids):
+                ended = ttf <= step + slack
                 remaining[ids] -= rate * step
-            now += step
-            slack = RELATIVE_TOLERANCE * max(now, 1e-12)
-            if len(ids):
-                ended = remaining[ids] <= rate * slack + fl.size[ids] * 1e-12
-                for f in ids[ended]:
+                for f, t in zip(ids[ended], ttf[ended]):
                     remaining[f] = 0.0
-                    finish[f] = now
+                    finish[f] = now + min(float(t), step)
                     active[f] = False
                     done += 1
+            now += step
+            if len(ids):
+                for f in ids[ended]:
                     for g in successors[f]:
                         maybe_ready(g)
             while heap and heap[0][0] <= now + slack:
@@ -456,7 +480,7 @@ class Model:
             if len(ids):
                 rate = self._rates(ids, remaining, started)
             events += 1
-            if self.progress is not None and time.perf_counter() - last_report > 2.0:
+            if self.progress is not None and time.perf_counter() - last_report >= PROGRESS_INTERVAL_S:
                 last_report = time.perf_counter()
                 elapsed = last_report - wall_start
                 self.progress(
@@ -549,14 +573,20 @@ def max_min_rates(fl: Flows, ids: np.ndarray, caps: np.ndarray) -> np.ndarray:
 
 
 # --- results ------------------------------------------------------------------------------------
-def simulate(scenario: Scenario, check: bool = True, progress: Callable[[str], None] | None = None) -> RunResult:
+def simulate(
+    scenario: Scenario,
+    check: bool = True,
+    progress: Callable[[str], None] | None = None,
+    resolution: float = DEFAULT_RESOLUTION,
+) -> RunResult:
     """The flow-level model of ``scenario``: a :class:`RunResult` of the same shape as the packet model's.
 
     ``progress``: called with a status line about every 2 s of wall time (e.g. ``print`` to stderr).
+    ``resolution``: events closer than this fraction of the bandwidth bound are handled together (0: exact).
     Raises :class:`DeliveryError` (with ``check``) if any receiver would not get exactly its bytes.
     """
     started = time.perf_counter()
-    model = Model(scenario, progress)
+    model = Model(scenario, progress, resolution)
     finish, events = model.run()
     return _summarize(model, finish, events, check, time.perf_counter() - started)
 
@@ -638,6 +668,7 @@ def _summarize(model: Model, finish: np.ndarray, events: int, check: bool, wall_
             "flows": len(model.writes),
             "rate_class_shift": model.shift.step,
             "delivery_check": "pieces" if by_pieces else "bytes and piece counts",
+            "event_window_us": model.window_s * 1e6,
         },
     )
 
@@ -658,14 +689,14 @@ def _class_loads(model: Model) -> dict[int, list[float]]:
 
 
 def _engine_busy(model: Model) -> dict[int, float]:
-    loads, res = _class_loads(model), model.resources
+    loads, res = model.loads, model.resources
     ids = sorted({*res.send, *res.receive, *res.replicator.values()})
     return {i: loads.get(int(model.resource_class[i]), [0.0])[0] / res.capacity[i] for i in ids}
 
 
 def _link_rows(model: Model) -> tuple[pd.DataFrame, int]:
     res = model.resources
-    loads = _class_loads(model)
+    loads = model.loads
     duplication = _duplication(model)
     rows = []
     for (u, v), i in res.link.items():

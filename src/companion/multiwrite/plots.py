@@ -330,3 +330,56 @@ def reduction_cells(cells: pd.DataFrame, reading: float, title: str) -> plt.Figu
     ax.set_title(title)
     ax.legend(fontsize=7)
     return fig
+
+
+def model_agreement(frame: pd.DataFrame, title: str, tolerance: float = 0.02) -> plt.Figure:
+    """Flow model vs packet model: relative latency difference against the share of the packet
+    latency that is pipeline fill, one point per case (circles AllGather, squares dispatch)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    markers = {"allgather": "o", "dispatch": "s"}
+    for (algorithm, collective), group in frame.groupby(["algorithm", "collective"], sort=False):
+        ax.scatter(
+            100 * group["fill_share"],
+            100 * group["difference"],
+            s=28,
+            marker=markers.get(collective, "^"),
+            color=style.method_color(algorithm),
+            label=f"{algorithm}, {collective} ({MEASURED})",
+        )
+    ax.axhspan(-100 * tolerance, 100 * tolerance, color="grey", alpha=0.2, label=f"+-{tolerance:.0%}")
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("pipeline fill, % of the packet model's latency (analytic fill term)")
+    ax.set_ylabel("flow model - packet model latency (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=6, ncol=2)
+    return fig
+
+
+def latency_by_model(frame: pd.DataFrame, x: str, title: str) -> plt.Figure:
+    """Latency vs ``x`` per algorithm: the packet model solid with filled markers, the flow model
+    dotted with open markers (``model`` column)."""
+    fig, ax = plt.subplots()
+    for (algorithm, model), group in frame.groupby(["algorithm", "model"], sort=False):
+        group = group.sort_values(x)
+        color = style.method_color(algorithm)
+        flow = model == "flow"
+        ax.plot(
+            group[x],
+            group["latency_us"],
+            marker="o",
+            linestyle=":" if flow else "-",
+            markerfacecolor="white" if flow else color,
+            color=color,
+            label=f"{algorithm} ({'flow model' if flow else 'packet model'}, {MEASURED})",
+        )
+    ax.set_xscale("log", base=2)
+    ticks = sorted(set(frame[x]))
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([str(t) for t in ticks])
+    ax.set_yscale("log")
+    ax.set_xlabel(axis_label(x))
+    ax.set_ylabel("operator latency (us)")
+    ax.set_title(title)
+    ax.legend(fontsize=6, ncol=2)
+    return fig

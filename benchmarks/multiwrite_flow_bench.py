@@ -1,0 +1,111 @@
+"""Speed of the flow-level model at cluster scale: a 1024-rank leaf/spine (8 ranks per node,
+oversubscription 4) AllGather of 1 MiB per rank for every algorithm, and a 1024-rank MoE dispatch
+for every dispatch algorithm (target: each under 60 s on one core).
+
+    .venv/bin/python benchmarks/multiwrite_flow_bench.py                       # the target cases
+    .venv/bin/python benchmarks/multiwrite_flow_bench.py --ranks 4096 --limit-s 600
+    .venv/bin/python benchmarks/multiwrite_flow_bench.py --path-selection ecmp-hash --ranks 256
+
+Each case runs in its own process with a wall-clock limit; a case over the limit is reported as
+such (``timed_out``), not dropped. One process per case, one core each, cases one after another.
+``--path-selection source`` (the default here) keeps every rank's traffic pattern alike, so the
+flow model follows one flow per rate class (see companion.multiwrite.flow); with ``ecmp-hash`` every
+flow is its own class and the cost grows with the number of concurrent flows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import platform
+import time
+
+from companion.hardware import describe
+from companion.multiwrite import flow
+from companion.multiwrite.scenario import ALGORITHMS_FOR, Scenario
+
+
+def _case(scenario: Scenario, queue) -> None:
+    started, cpu_started = time.perf_counter(), time.process_time()
+    result = flow.simulate(scenario)
+    queue.put(
+        {
+            "latency_us": result.latency_us,
+            "delivered_ok": result.delivered_ok,
+            "flows": result.notes["flows"],
+            "rate_class_shift": result.notes["rate_class_shift"],
+            "events": result.events,
+            "wall_s": time.perf_counter() - started,
+            "cpu_s": time.process_time() - cpu_started,
+        }
+    )
+
+
+def run_case(scenario: Scenario, limit_s: float) -> dict:
+    """One scenario in a child process; ``timed_out`` when it runs past ``limit_s``."""
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_case, args=(scenario, queue))
+    started = time.perf_counter()
+    child.start()
+    child.join(limit_s)
+    row = {
+        "collective": scenario.collective,
+        "algorithm": scenario.algorithm,
+        "ranks": scenario.ranks,
+        "path_selection": scenario.path_selection,
+    }
+    if child.is_alive():
+        child.terminate()
+        child.join()
+        return {**row, "timed_out": True, "wall_s": time.perf_counter() - started}
+    return {**row, "timed_out": False, **queue.get()}
+
+
+def scenarios(ranks: int, path_selection: str, collectives: list[str]) -> list[Scenario]:
+    base = Scenario(
+        topology="leafspine",
+        ranks=ranks,
+        ranks_per_node=8,
+        oversubscription=4.0,
+        message_bytes=1 << 20,
+        path_selection=path_selection,
+        model="flow",
+    )
+    return [
+        base.with_(collective=collective, algorithm=algorithm)
+        for collective in collectives
+        for algorithm in ALGORITHMS_FOR[collective]
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ranks", type=int, default=1024)
+    parser.add_argument("--path-selection", default="source", choices=["source", "ecmp-hash"])
+    parser.add_argument("--collective", action="append", choices=sorted(ALGORITHMS_FOR), help="default: both")
+    parser.add_argument("--limit-s", type=float, default=120.0, help="wall-clock limit per case")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    rows = [
+        run_case(s, args.limit_s)
+        for s in scenarios(args.ranks, args.path_selection, args.collective or ["allgather", "dispatch"])
+    ]
+    if args.json:
+        print(json.dumps({"machine": describe(), "python": platform.python_version(), "rows": rows}, indent=1))
+        return
+    print(f"flow model, {args.ranks}-rank leaf/spine, path selection {args.path_selection} ({describe()})")
+    for row in rows:
+        if row["timed_out"]:
+            print(f"  {row['collective']:9s} {row['algorithm']:24s} over the {args.limit_s:.0f} s limit")
+            continue
+        print(
+            f"  {row['collective']:9s} {row['algorithm']:24s} {row['wall_s']:7.1f} s wall {row['cpu_s']:7.1f} s cpu "
+            f"latency {row['latency_us']:10.1f} us  {row['flows']:8d} flows (shift {row['rate_class_shift']}) "
+            f"{row['events']:7d} events  delivery {'ok' if row['delivered_ok'] else 'FAILED'}"
+        )
+
+
+if __name__ == "__main__":
+    main()
