@@ -1,5 +1,6 @@
 """`make figures PROFILE=smoke` end to end: every notebook runs, records its claims, lands in the
-manifest; the printed key numbers match the golden files; a rerun gives byte-identical outputs."""
+manifest, shows every figure it saves; the printed key numbers (read from the smoke run's executed
+notebooks, ``build/executed-smoke/``) match the golden files; a rerun gives byte-identical outputs."""
 
 import json
 import os
@@ -57,6 +58,15 @@ def test_every_figure_has_png_pdf_and_its_data(smoke_figures):
         assert png.with_suffix(".pdf").exists() and png.with_suffix(".csv").exists(), png
 
 
+@pytest.mark.parametrize("path", run.discover(), ids=lambda p: run.notebook_name(p))
+def test_executed_notebook_shows_every_figure_it_saves(smoke_figures, path):
+    name = run.notebook_name(path)
+    notebook = nbformat.read(paths.executed_dir("smoke") / f"{name}.ipynb", as_version=4)
+    shown = sum("image/png" in o.get("data", {}) for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    saved = len(list((smoke_figures / name).glob("*.png")))
+    assert shown >= saved, f"{name} saved {saved} figures but shows {shown}"
+
+
 def _key_numbers(executed):
     notebook = nbformat.read(executed, as_version=4)
     texts = []
@@ -69,7 +79,7 @@ def _key_numbers(executed):
 @pytest.mark.parametrize("path", run.discover(), ids=lambda p: run.notebook_name(p))
 def test_key_numbers_match_golden(smoke_figures, path):
     name = run.notebook_name(path)
-    text = _key_numbers(paths.BUILD_DIR / "executed" / f"{name}.ipynb")
+    text = _key_numbers(paths.executed_dir("smoke") / f"{name}.ipynb")
     if not text:
         pytest.skip(f"{name} has no key-numbers cell")
     golden = GOLDEN / f"{name.replace('/', '__')}.txt"
