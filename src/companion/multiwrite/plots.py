@@ -26,6 +26,12 @@ AXIS_LABELS = {
     "skew": "routing skew (Zipf exponent; 0 = uniform)",
     "percentile": "latency percentile",
     "grain": "chunks per message",
+    "engine": "rank engine (duplex or shared)",
+    "oversubscription": "leaf uplink oversubscription",
+    "switch_replication_GBps": "switch replication rate (GB/s)",
+    "header_bytes": "packet header (bytes)",
+    "mtu_bytes": "packet MTU (bytes)",
+    "path_selection": "spine choice (source or ECMP hash)",
 }
 
 
@@ -204,7 +210,8 @@ def tornado(frame: pd.DataFrame, title: str, clip_percent: float = 100.0) -> plt
     ax.axvline(0.0, color="grey", linewidth=0.6, linestyle=":")
     ax.set_yticks(range(len(spans)))
     ax.set_yticklabels(
-        [f"{factor}\n(low {low_value}, high {high_value})" for factor, _, _, low_value, high_value in spans], fontsize=8
+        [f"{axis_label(factor)}\n(low {low}, high {high})" for factor, _, _, low, high in spans],
+        fontsize=8,
     )
     ax.set_xlabel(f"MultiWrite latency reduction vs best unicast (%, {MEASURED})")
     ax.set_title(title)
