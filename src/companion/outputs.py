@@ -20,7 +20,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from companion import claims, hardware, session, style, tables
+from companion import claims, hardware, paths, session, style, tables
 from companion.atomic import write_text
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -45,6 +45,7 @@ class Outputs:
         self.notebook = notebook
         self.session = session.start(notebook, session.notebook_namespace())
         self.profile = self.session.profile
+        self.published = paths.figures_dir(self.profile)  # the profile's published tree: other notebooks' records
         self.dir = self.session.output_root / notebook
         self.dir.mkdir(parents=True, exist_ok=True)
         self._figures = 0
