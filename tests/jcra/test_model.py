@@ -78,9 +78,10 @@ def test_predict_is_the_network_output_sorted_by_score(tiny_model):
         torch.testing.assert_close(got[..., 2], out["visibility_logits"][b][order].sigmoid())
 
 
-def test_too_few_tokens_for_the_queries_is_a_clear_error(tiny_model):
-    with pytest.raises(ValueError, match="fewer than the 10 queries"):
-        tiny_model(torch.randn(1, 3, 16, 16))
+def test_too_few_tokens_for_the_queries_is_a_clear_error():
+    model = JCRA(get_config("tiny", num_queries=30)).eval()
+    with pytest.raises(ValueError, match="fewer than the 30 queries"):  # 16 px padded to 32: 16 + 4 + 1 tokens
+        model(torch.randn(1, 3, 16, 16))
 
 
 def test_config_round_trip_and_errors():

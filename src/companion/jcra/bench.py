@@ -253,7 +253,7 @@ def run_bench(
     jcra, bottomup = jcra.to(device).eval(), bottomup.to(device).eval()
     paper = with_queries(jcra, settings.paper_queries, settings.seed) if settings.paper_queries else None
     results, timings, fast_reports, paper_reports = [], [], {}, {}
-    ap = {k: accuracy[k] for k in ("jcra_AP", "bottomup_AP", "bottomup_flip_AP")} if accuracy else {}
+    ap = {key: value for key, value in (accuracy or {}).items() if key.endswith("_AP")}
     with threads(settings.threads):
         for input_size in settings.input_sizes:
             all_cases = {
