@@ -22,7 +22,8 @@ FIGURE_BODY = [
     "out = Outputs('demo/01_plot')",
     "frame = pd.DataFrame({'x': list(range(n_points)), 'y': [i * i for i in range(n_points)]})\n"
     "fig, ax = plt.subplots()\nax.plot(frame.x, frame.y, label='measured here')\nax.legend()\n"
-    "out.figure(fig, 'squares', data=frame)\nout.table(frame, 'squares_table')",
+    "out.figure(fig, 'squares', data=frame)\nout.table(frame, 'squares_table')\n"
+    "out.glue('largest_square', int(frame.y.max()))",
     "assert not fail, 'asked to fail'",
 ]
 
@@ -213,6 +214,8 @@ def test_executed_notebook_shows_figures_inline_and_hides_the_injected_parameter
     assert figures[0]["data"]["image/png"].replace("\n", "") == base64.b64encode(png).decode()
     captions = ["".join(o["data"]["text/markdown"]) for o in outputs if "text/markdown" in o.get("data", {})]
     assert captions and captions[0].startswith("**Figure 1.**") and "Saved as `squares`" in captions[0]
+    glued = [o for o in outputs if o.get("metadata", {}).get("scrapbook", {}).get("name") == "largest_square"]
+    assert len(glued) == 1 and "16" in str(glued[0]["data"]), "out.glue hands the run's number to the prose"
 
 
 def test_heartbeat_shows_the_progress_status_line(tmp_path, monkeypatch):

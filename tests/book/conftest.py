@@ -83,6 +83,17 @@ def book_inputs(tmp_path_factory) -> dict[str, Path]:
         [
             new_code_cell('profile: str = "smoke"', metadata={"tags": ["parameters"]}),
             new_code_cell('# Parameters\nprofile = "smoke"\n', metadata={"tags": ["injected-parameters"]}),
+            new_code_cell(
+                "out.glue('persons', 12)",
+                outputs=[
+                    new_output(
+                        "display_data",
+                        data={"application/papermill.record/text/plain": "12"},
+                        metadata={"scrapbook": {"name": "persons", "mime_prefix": "application/papermill.record/"}},
+                    )
+                ],
+            ),
+            new_markdown_cell("The run found {glue:text}`persons` persons with keypoints."),
             new_markdown_cell(
                 "Joint $k$ at distance $d_k$ scores\n\n"
                 "$$\\mathrm{ks}_k = \\exp\\left(-\\frac{d_k^2}{2 s^2 \\kappa_k^2}\\right)$$"

@@ -78,6 +78,7 @@ def test_notebook_page_folds_set_up_cells_and_shows_math_and_the_figure_where_it
     caption = page.index("Figure 1.")
     assert image < caption < page.index("record_claim"), "figure and caption where the notebook makes them"
     assert "Claims recorded by this run" in page and "not evidence (smoke)" in page
+    assert re.search(r"The run found <span[^>]*>12</span> persons", page), "numbers in prose come from the run (glue)"
 
 
 def test_nothing_executed_gives_a_clear_message_and_no_book(tmp_path, capsys):
