@@ -76,6 +76,10 @@ def test_record_claim_validates_and_round_trips(outputs, tmp_path):
         outputs.record_claim("mw.duplicates", decision, measured={"x": float("nan")})
     with pytest.raises(ValueError, match="figure 'nope' has not been saved"):
         outputs.record_claim("mw.duplicates", decision, figure="nope")
+    with pytest.raises(TypeError, match="takes the Verdict of the claim's rule"):
+        outputs.record_claim("mw.duplicates", ("reproduced", "a tuple from an old rule"))
+    with pytest.raises(TypeError, match="verdict"):
+        outputs.record_claim("mw.duplicates", verdict="reproduced", reason="the old keywords are gone")
 
 
 def test_a_smoke_run_records_not_evidence_and_keeps_the_rule_outcome(outputs):

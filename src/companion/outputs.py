@@ -108,14 +108,12 @@ class Outputs:
     def record_claim(
         self,
         claim_id: str,
-        decision: claims.Verdict | None = None,
+        decision: claims.Verdict,
         *,
         measured: dict[str, float] | None = None,
         unit: str | dict[str, str] | None = None,
         conditions: dict[str, Any] | None = None,
         figure: str | None = None,
-        verdict: str | None = None,  # TRANSITIONAL: removed once every notebook passes a Verdict
-        reason: str | None = None,  # TRANSITIONAL
     ) -> claims.ClaimRecord:
         """Record this notebook's verdict on a registered claim (replaces its earlier record).
 
@@ -125,8 +123,11 @@ class Outputs:
         value or a mapping ``name -> unit`` (interval bounds ``<name>_ci_low/_ci_high`` take
         ``name``'s unit).
         """
-        if decision is None:
-            decision = claims.Verdict(verdict or "", reason or "")
+        if not isinstance(decision, claims.Verdict):
+            raise TypeError(
+                f"claim {claim_id}: record_claim takes the Verdict of the claim's rule (a wing's verdicts.py), "
+                f"got {type(decision).__name__}"
+            )
         registry = claims.load_registry()
         if claim_id not in registry:
             raise ValueError(f"unknown claim id {claim_id!r}; known ids: {', '.join(sorted(registry))}")
