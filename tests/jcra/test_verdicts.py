@@ -16,26 +16,34 @@ def _interval(estimate: float, low: float, high: float) -> Interval:
 # ----------------------------------------------------------------------------- jcra.one_stage
 
 
-def test_one_stage_is_by_design_when_predict_is_the_network_output():
-    decision = verdicts.one_stage(0.0, 0.0, 20, 20)
-    assert decision.outcome == "by design" and decision.design == verdicts.ONE_STAGE_DESIGN
-    assert "not measured" in decision.reason
-    at_tolerance = verdicts.one_stage(verdicts.ONE_STAGE_TOLERANCE_PX, verdicts.ONE_STAGE_TOLERANCE_SCORE, 20, 20)
-    assert at_tolerance.outcome == "by design"
+def test_one_stage_decides_on_the_grouping_interval_once_predict_is_the_output():
+    def decide(low, high, queries=80):
+        return verdicts.one_stage(0.0, 0.0, 20, 20, _interval((low + high) / 2, low, high), queries).outcome
+
+    assert decide(0.6, 0.9) == "by design"
+    assert verdicts.one_stage(0.0, 0.0, 20, 20, _interval(0.8, 0.6, 0.9), 80).design == verdicts.ONE_STAGE_DESIGN
+    assert decide(0.4, 0.6) == "inconclusive"  # contains 0.5
+    assert decide(0.2, 0.45) == "partly"
+    assert decide(0.6, 0.9, queries=verdicts.MIN_CONFIDENT_QUERIES - 1) == "inconclusive"
+    assert decide(0.6, 0.9, queries=verdicts.MIN_CONFIDENT_QUERIES) == "by design"
+    untrained = verdicts.one_stage(0.0, 0.0, 20, 20)
+    assert untrained.outcome == "inconclusive" and "grouping not measured" in untrained.reason
 
 
 @pytest.mark.parametrize(
     "px, score, results",
-    [(2e-3, 0.0, 20), (0.0, 2e-6, 20), (0.0, 0.0, 19)],
+    [(verdicts.ONE_STAGE_TOLERANCE_PX, 0.0, 20), (0.0, verdicts.ONE_STAGE_TOLERANCE_SCORE, 20), (0.0, 0.0, 19)],
     ids=["coordinates moved", "scores changed", "a query removed"],
 )
 def test_one_stage_is_not_reproduced_when_something_changed_the_output(px, score, results):
-    assert verdicts.one_stage(px, score, results, 20).outcome == "not reproduced"
+    assert verdicts.one_stage(px, score, results, 20, _interval(0.8, 0.7, 0.9), 80).outcome == "not reproduced"
+    just_below = verdicts.one_stage(0.9 * px, 0.9 * score, 20, 20, _interval(0.8, 0.7, 0.9), 80)
+    assert just_below.outcome == "by design"
 
 
 def test_one_stage_reports_the_grouping_share_with_its_interval():
-    decision = verdicts.one_stage(0.0, 0.0, 20, 20, _interval(0.8, 0.7, 0.9))
-    assert decision.outcome == "by design" and "80% (95% CI 70% to 90%)" in decision.reason
+    decision = verdicts.one_stage(0.0, 0.0, 20, 20, _interval(0.8, 0.7, 0.9), 80)
+    assert "80% (95% CI 70% to 90%) of 80 confident queries" in decision.reason
 
 
 # ----------------------------------------------------------------------------- jcra.direct_regression
@@ -82,18 +90,25 @@ def test_symmetric_without_a_symmetric_split_or_a_second_seed():
 # ----------------------------------------------------------------------------- jcra.coco_ap
 
 
-def test_coco_ap_needs_coco_and_labels_the_synthetic_number():
-    decision = verdicts.coco_ap(41.2, None, 69.2)
+def test_coco_ap_needs_a_coco_model_and_labels_the_synthetic_number():
+    decision = verdicts.coco_ap(41.2, None, 69.2, 68.8)
     assert (
         decision.outcome == "not measurable here" and "not comparable" in decision.reason and "41.2" in decision.reason
     )
 
 
 @pytest.mark.parametrize(
-    "coco, outcome", [(69.2, "reproduced"), (68.2, "reproduced"), (68.1, "not reproduced"), (70.0, "reproduced")]
+    "low, high, outcome",
+    [
+        (68.5, 69.2, "reproduced"),  # contains the reading
+        (69.5, 70.5, "reproduced"),  # above it
+        (68.0, 69.1, "partly"),
+        (68.0, 68.8, "partly"),  # reaches PETR R-50
+        (67.0, 68.7, "not reproduced"),  # below PETR R-50
+    ],
 )
-def test_coco_ap_within_one_point_of_the_reading(coco, outcome):
-    assert verdicts.coco_ap(40.0, coco, 69.2).outcome == outcome
+def test_coco_ap_against_the_reading_and_the_nearest_public_design(low, high, outcome):
+    assert verdicts.coco_ap(40.0, _interval((low + high) / 2, low, high), 69.2, 68.8).outcome == outcome
 
 
 # ----------------------------------------------------------------------------- jcra.crowdpose

@@ -116,11 +116,12 @@ def examples(
 def grouping(
     model: torch.nn.Module, annotation_file: Path | str, image_dir: Path | str, min_score: float = 0.3
 ) -> tuple[Interval | None, pd.DataFrame]:
-    """How well a one-stage model groups with no post-processing: the share of its results with
-    ``score >= min_score`` whose joints all land on one ground-truth person
-    (:func:`metrics.grouping_purity`), with a 95% bootstrap interval over images; None when no
-    confident result landed on a person."""
+    """How well a one-stage model groups with no post-processing: on images with 2 or more
+    persons (one person cannot be mixed up), the share of its results with ``score >= min_score``
+    whose joints all land on one ground-truth person (:func:`metrics.grouping_purity`), with a 95%
+    bootstrap interval over images; None when no confident result landed on a person."""
     purity = metrics.grouping_purity(annotation_file, predictions(model, annotation_file, image_dir), min_score)
+    purity = purity[purity.image_persons >= 2]
     if purity.empty:
         return None, purity
     per_image = [group.pure.to_numpy() for _, group in purity.groupby("image_index")]

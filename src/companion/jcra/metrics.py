@@ -471,8 +471,9 @@ def grouping_purity(gt_json: Path | str, results: list | Path | str, min_score: 
     when its keypoint similarity exp(-d^2 / (2 s^2 kappa_k^2)) to that person's joint k is at
     least ``near`` (0.5: the similarity AP50 asks of a whole pose); it goes to the most similar
     such person. The result is ``pure`` when the joints that landed went to one person. Returns a
-    pandas DataFrame with columns image_index (position in the file), image_id, score, joints
-    (that landed), persons (distinct), pure; results with no landed joint are left out.
+    pandas DataFrame with columns image_index (position in the file), image_id, image_persons
+    (ground-truth persons of the image), score, joints (that landed), persons (distinct they landed
+    on), pure; results with no landed joint are left out.
     """
     import pandas as pd
 
@@ -502,10 +503,12 @@ def grouping_purity(gt_json: Path | str, results: list | Path | str, min_score: 
                 {
                     "image_index": index,
                     "image_id": image.id,
+                    "image_persons": len(people),
                     "score": float(d["score"]),
                     "joints": int(landed.sum()),
                     "persons": len(owners),
                     "pure": len(owners) == 1,
                 }
             )
-    return pd.DataFrame(rows, columns=["image_index", "image_id", "score", "joints", "persons", "pure"])
+    columns = ["image_index", "image_id", "image_persons", "score", "joints", "persons", "pure"]
+    return pd.DataFrame(rows, columns=columns)
