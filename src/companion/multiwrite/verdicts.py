@@ -210,8 +210,9 @@ def mgmt_plane(
     )
     text = (
         f"group multicast is slower than MultiWrite above a setup cost of: {where} (swept {min(setup_us):g}-"
-        f"{max(setup_us):g} us per group; the companion's default {assumed_setup_us:g} us is an assumption, not a "
-        f"measured switch); {small_table}-entry tables: {small_table_fallbacks} fallbacks to unicast; "
+        f"{max(setup_us):g} us per group, set up one at a time by one controller; the companion's default "
+        f"{assumed_setup_us:g} us is an assumption, not a measured switch); {small_table}-entry tables: "
+        f"{small_table_fallbacks} fallbacks to unicast; "
         "MultiWrite's zero switch state is the modelled header bitmap (an assumption)"
     )
     if all(r > threshold for ratios in latency_ratio.values() for r in ratios):
