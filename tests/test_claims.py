@@ -170,6 +170,8 @@ def test_units_stay_with_their_values_and_intervals_get_their_own_column():
     board = claims.scoreboard(registry, [per_value, one_unit]).set_index("claim")
     assert board.loc["jcra.speed_78", "companion_value"] == "speedup = 1.7 x; persons = 20"
     assert board.loc["jcra.speed_78", "interval"] == "speedup: 1.5 to 1.9 x"
+    assert board.loc["jcra.speed_78", "headline"] == "speedup = 1.7 x (95% CI 1.5 to 1.9)"
+    assert board.loc["mw.latency_33", "headline"] == board.loc["mw.latency_33", "companion_value"]
     assert board.loc["mw.latency_33", "companion_value"] == "p50 = 10%; p99 = 22%"
     assert board.loc["mw.latency_33", "paper_value"] == "33% latency reduction (max)"  # the abstract, nothing else
     with pytest.raises(ValueError, match=r"units given for \['speed'\]"):

@@ -209,6 +209,17 @@ class ClaimRecord:
             f"{name} = {_with_unit(value, self.unit_of(name))}" for name, value in self.estimates().items()
         )
 
+    def headline_text(self) -> str:
+        """The measurements the rule decided on, with their intervals (``'speedup = 1.7 x (95% CI 1.5 to
+        1.9)'``); all values when none has an interval."""
+        intervals = self.intervals()
+        if not intervals:
+            return self.values_text()
+        return "; ".join(
+            f"{name} = {_with_unit(self.measured[name], self.unit_of(name))} (95% CI {low:.4g} to {high:.4g})"
+            for name, (low, high) in intervals.items()
+        )
+
     def intervals_text(self) -> str:
         """E.g. ``'speedup: 1.51 to 1.93 x'`` (95% bounds)."""
         return "; ".join(
@@ -399,6 +410,7 @@ def scoreboard(registry: dict[str, Claim], records: list[ClaimRecord]) -> pd.Dat
                 "paper_value": reported,
                 "companion_value": chosen.values_text() if chosen else "",
                 "interval": chosen.intervals_text() if chosen else "",
+                "headline": chosen.headline_text() if chosen else "",
                 "verdict": chosen.verdict if chosen else PENDING,
                 "rule_outcome": "" if chosen is None or evidence else (chosen.rule_outcome or ""),
                 "counts_as_evidence": evidence,

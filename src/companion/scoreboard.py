@@ -121,7 +121,12 @@ def figure(board: pd.DataFrame, commit: str | None = None) -> plt.Figure:
     ax.set_xlim(0, 13)
     ax.set_ylim(rows, -1.4)
     ax.axis("off")
-    headers = [(0.0, "claim"), (2.4, "verdict"), (4.8, "paper (abstract)"), (7.2, "measured here (95% interval)")]
+    headers = [
+        (0.0, "claim"),
+        (2.4, "verdict"),
+        (4.8, "paper (abstract)"),
+        (7.2, "measured here: what the rule decided on (95% interval)"),
+    ]
     for x, text in headers:
         ax.text(x, -0.6, text, fontweight="bold", va="center", fontsize=10)
     for i, row in enumerate(board.itertuples(index=False)):
@@ -130,8 +135,7 @@ def figure(board: pd.DataFrame, commit: str | None = None) -> plt.Figure:
         label = row.verdict if not row.rule_outcome else f"{row.verdict}\nrule: {row.rule_outcome}"
         ax.text(3.5, i, label, va="center", ha="center", fontsize=7.5, color=verdict_text_color(row.verdict))
         ax.text(4.8, i, row.paper_value or "-", va="center", fontsize=8.5)
-        measured = row.companion_value + (f"; 95% CI {row.interval}" if row.interval else "")
-        ax.text(7.2, i, textwrap.shorten(measured or "-", width=85, placeholder=" ..."), va="center", fontsize=7.5)
+        ax.text(7.2, i, textwrap.shorten(row.headline or "-", width=80, placeholder=" ..."), va="center", fontsize=7.5)
     ax.set_title("Claims of JCRA and MultiWrite: verdicts of this companion", loc="left")
     ax.text(0.0, -1.2, textwrap.fill(provenance(board, commit).line(), 170), fontsize=7.5, va="center", color="#333333")
     return fig
