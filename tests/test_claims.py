@@ -76,6 +76,10 @@ def test_record_claim_validates_and_round_trips(outputs, tmp_path):
         outputs.record_claim("mw.duplicates", decision, measured={"x": float("nan")})
     with pytest.raises(ValueError, match="figure 'nope' has not been saved"):
         outputs.record_claim("mw.duplicates", decision, figure="nope")
+    with pytest.raises(
+        ValueError, match="claim jcra.coco_ap is rebuilt by jcra/02_train_eval .*not by multiwrite/01_dup"
+    ):
+        outputs.record_claim("jcra.coco_ap", decision)
     with pytest.raises(TypeError, match="takes the Verdict of the claim's rule"):
         outputs.record_claim("mw.duplicates", ("reproduced", "a tuple from an old rule"))
     with pytest.raises(TypeError, match="verdict"):

@@ -131,6 +131,11 @@ class Outputs:
         registry = claims.load_registry()
         if claim_id not in registry:
             raise ValueError(f"unknown claim id {claim_id!r}; known ids: {', '.join(sorted(registry))}")
+        if self.notebook not in registry[claim_id].notebooks:
+            raise ValueError(
+                f"claim {claim_id} is rebuilt by {', '.join(registry[claim_id].notebooks)} (data/claims.yaml "
+                f"`notebook`/`also`), not by {self.notebook}"
+            )
         conditions = {"profile": self.profile, "hardware": hardware.describe(), **(conditions or {})}
         counts = claims.counts_as_evidence(self.profile, registry[claim_id].test.evidence)
         record = claims.ClaimRecord(
