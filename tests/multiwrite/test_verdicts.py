@@ -16,29 +16,31 @@ def one_line(decision: Verdict) -> Verdict:
 
 # --- mw.duplicates: threshold 2 copies, on the best unicast AllGather and on dispatch ------------
 @pytest.mark.parametrize(
-    "best, best_copies, dispatch, outcome",
+    "fastest, best_copies, dispatch, outcome",
     [
-        ("mesh", 2, 2, "reproduced"),  # both at the threshold
-        ("mesh", 2, 1, "partly"),  # dispatch just below
-        ("ring", 1, 4, "partly"),  # the ring is the best: one copy per link
-        ("ring", 1, 1, "not reproduced"),
+        (["mesh"], 2, 2, "reproduced"),  # both at the threshold
+        (["mesh"], 2, 1, "partly"),  # dispatch just below
+        (["ring"], 1, 4, "partly"),  # the ring is the best: one copy per link
+        (["ring"], 1, 1, "not reproduced"),
+        (["mesh", "hierarchical"], 2, 4, "reproduced"),  # a tie of duplicating algorithms
+        (["mesh", "ring"], 2, 4, "partly"),  # a tie with the ring: duplicates avoidable at no cost
     ],
 )
-def test_duplicates_threshold(best, best_copies, dispatch, outcome):
-    copies = {"ring": 1, "mesh": 7, "hierarchical": 4} | {best: best_copies}
-    decision = one_line(verdicts.duplicates(copies, best, dispatch))
+def test_duplicates_threshold(fastest, best_copies, dispatch, outcome):
+    copies = {"ring": 1, "mesh": 7, "hierarchical": 4} | {fastest[0]: best_copies}
+    decision = one_line(verdicts.duplicates(copies, fastest, dispatch))
     assert decision.outcome == outcome
-    assert f"fastest unicast: {best}" in decision.reason
+    assert f"{', '.join(fastest)})" in decision.reason
 
 
 def test_duplicates_names_the_ring_when_it_is_best():
-    decision = verdicts.duplicates({"ring": 1, "mesh": 7, "hierarchical": 4}, "ring", 4)
+    decision = verdicts.duplicates({"ring": 1, "mesh": 7, "hierarchical": 4}, ["ring"], 4)
     assert "ring" in decision.reason and "once per link" in decision.reason
 
 
 def test_duplicates_rejects_an_unknown_best():
-    with pytest.raises(ValueError, match="best_allgather"):
-        verdicts.duplicates({"mesh": 2}, "ring", 2)
+    with pytest.raises(ValueError, match="fastest"):
+        verdicts.duplicates({"mesh": 2}, ["ring"], 2)
 
 
 # --- mw.eliminates: by design, with the measured check --------------------------------------------

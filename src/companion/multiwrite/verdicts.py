@@ -26,6 +26,9 @@ ELIMINATES_DESIGN = (
 )
 
 
+RESOLUTION = 0.01  # the simulator's convergence resolution (grain refined until < 1% change)
+
+
 def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
@@ -34,33 +37,36 @@ def _interval(value: Interval) -> str:
     return value.format(".1f", scale=100, unit="%")
 
 
-def duplicates(allgather_copies: dict[str, int], best_allgather: str, dispatch_copies: int) -> Verdict:
+def duplicates(allgather_copies: dict[str, int], fastest: list[str], dispatch_copies: int) -> Verdict:
     """mw.duplicates: do the unicast collectives a library would run carry one payload byte twice on a link?
 
     ``allgather_copies``: unicast AllGather algorithm -> most copies of one payload byte on one
-    leaf/spine link; ``best_allgather``: the unicast algorithm with the lowest latency there;
+    leaf/spine link; ``fastest``: the unicast algorithms whose latency there is within the
+    simulator's resolution of the lowest (any of them is what a library would pick);
     ``dispatch_copies``: the same count for unicast MoE dispatch (one write per destination rank)
     at top-k 2 or more. Counts are exact (no noise): a duplicate is 2 or more copies.
 
-    - reproduced: the best unicast AllGather and unicast dispatch both duplicate;
-    - partly: only one of the two does (e.g. the ring is the best AllGather: one copy per link at
+    - reproduced: every fastest unicast AllGather and unicast dispatch duplicate;
+    - partly: only one of the two does (e.g. the ring is among the fastest: one copy per link at
       the price of N-1 dependent steps);
     - not reproduced: neither does.
     """
-    if best_allgather not in allgather_copies:
-        raise ValueError(f"best_allgather {best_allgather!r} is not among {sorted(allgather_copies)}")
+    unknown = [a for a in fastest if a not in allgather_copies]
+    if not fastest or unknown:
+        raise ValueError(f"fastest {fastest!r} must name algorithms among {sorted(allgather_copies)}")
     counts = ", ".join(f"{name} {copies}x" for name, copies in sorted(allgather_copies.items()))
     text = (
-        f"most copies of one byte on one leaf/spine link: AllGather {counts} (fastest unicast: {best_allgather}); "
-        f"unicast dispatch {dispatch_copies}x"
+        f"most copies of one byte on one leaf/spine link: AllGather {counts} (fastest unicast within "
+        f"{_pct(RESOLUTION)}: {', '.join(fastest)}); unicast dispatch {dispatch_copies}x"
     )
-    best_dup, dispatch_dup = allgather_copies[best_allgather] >= 2, dispatch_copies >= 2
+    clean = [a for a in fastest if allgather_copies[a] < 2]
+    best_dup, dispatch_dup = not clean, dispatch_copies >= 2
     if best_dup and dispatch_dup:
         return Verdict("reproduced", text + ": the unicast algorithms a library would pick send duplicates")
     if best_dup or dispatch_dup:
         which = (
-            f"the fastest unicast AllGather ({best_allgather}) carries each byte once per link"
-            if not best_dup
+            f"a fastest unicast AllGather ({', '.join(clean)}) carries each byte once per link"
+            if clean
             else "unicast dispatch carries each token once per link"
         )
         return Verdict("partly", f"{text}: {which}")
@@ -88,9 +94,6 @@ def eliminates(multicast_copies: dict[str, int], delivered_ok: bool) -> Verdict:
         "each link at most once and every receiver got exactly its bytes",
         design=ELIMINATES_DESIGN,
     )
-
-
-RESOLUTION = 0.01  # the simulator's convergence resolution (grain refined until < 1% change)
 
 
 def congestion(
