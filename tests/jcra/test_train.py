@@ -9,10 +9,10 @@ from _model_helpers import synthetic_split
 
 import companion.jcra.engine as engine_module
 import companion.jcra.train as train_module
-from companion import paths
+from companion import paths, profiles
 from companion.jcra.config import get_config
 from companion.jcra.engine import DistributedContext, TrainParams, batch_indices, learning_rate_factor
-from companion.jcra.recipes import RECIPES, get_recipe
+from companion.jcra.recipes import get_recipe
 from companion.jcra.train import ensure_trained, load_model, read_checkpoint, train
 
 STILL = {"rotation": 0.0, "scale": (1.0, 1.0), "crop_min_fraction": 1.0}
@@ -131,10 +131,20 @@ def test_ensure_trained_builds_once_and_reuses_the_artifact(tmp_path, monkeypatc
 
 
 def test_recipes_name_a_config_and_valid_training_parameters():
-    for recipe in RECIPES.values():
+    for recipe in map(get_recipe, profiles.available()):
         assert recipe.model_config().name == recipe.config
         assert recipe.train_params().steps >= 1
     # The default profile is the 20-minute CPU recipe that notebooks 02, 03, 04 and 06 share.
     assert get_recipe("default").config == "small" and get_recipe("default").train == {"steps": 2500, "batch_size": 8}
     with pytest.raises(ValueError, match="profile"):
         get_recipe("huge")
+
+
+def test_a_profile_without_a_valid_recipe_is_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "PROFILES_DIR", tmp_path)
+    (tmp_path / "bare.yaml").write_text("notebooks: {}\n")
+    with pytest.raises(ValueError, match=r"bare.yaml: jcra_recipe: expected a mapping with config"):
+        get_recipe("bare")
+    (tmp_path / "typo.yaml").write_text("jcra_recipe: {config: tiny, train: {stepz: 3}}\n")
+    with pytest.raises(ValueError, match="unknown keys"):
+        get_recipe("typo")

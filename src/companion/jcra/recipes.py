@@ -1,23 +1,22 @@
-"""What each notebook profile trains and evaluates on, in one place.
+"""What each notebook profile trains and evaluates on: the ``jcra_recipe`` section of
+``data/profiles/<profile>.yaml``.
 
-Notebooks 02, 03, 04 and 06 all ask for "the profile's model"; going through
+Notebooks 01, 02, 03, 04 and 06 all ask for "the profile's model"; going through
 :func:`profile_checkpoint` gives them the same cached build artifact
-(``build/jcra/<config>-<hash>/checkpoint.pt``), trained once.
-
-- ``smoke``: the tiny config on 16 synthetic 64-pixel images for a few dozen steps (seconds); it
-  learns little, it only exercises every step.
-- ``default``: the small config on the 2000-image synthetic train split at 128 pixels, 2500
-  steps of 8 images, sized to train within 20 minutes on 2 CPU cores (``make figures``).
-- ``full``: the same small model trained three times longer on three times the data; the
-  paper-scale run (``paper`` config on COCO with GPUs) is the documented command in the README.
+(``build/jcra/<config>-<hash>/checkpoint.pt``), trained once. The section's keys: ``config`` (a
+``ModelConfig`` name), ``train_data`` and ``val_data`` (synthetic split parameters) and ``train``
+(``engine.TrainParams`` fields).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import paths
+import yaml
+
+from .. import paths, profiles
 from .bottomup import train as bottomup_train
 from .config import ModelConfig, get_config
 from .data.coco import synthetic_paths
@@ -42,41 +41,21 @@ class Recipe:
         return TrainParams.from_dict({**self.train, **overrides})
 
 
-RECIPES: dict[str, Recipe] = {
-    "smoke": Recipe(
-        config="tiny",
-        train_data={"n_images": 16, "image_size": 64},
-        val_data={"n_images": 8, "image_size": 64},
-        train={
-            "steps": 40,
-            "batch_size": 4,
-            "lr": 2e-3,
-            "warmup_steps": 5,
-            "checkpoint_every": 40,
-            "rotation": 0.0,
-            "scale": (1.0, 1.0),
-            "crop_min_fraction": 1.0,
-        },
-    ),
-    "default": Recipe(
-        config="small",
-        train_data={},
-        val_data={},
-        train={"steps": 2500, "batch_size": 8},
-    ),
-    "full": Recipe(
-        config="small",
-        train_data={"n_images": 6000},
-        val_data={},
-        train={"steps": 7500, "batch_size": 8},
-    ),
-}
+RECIPE_SECTION = "jcra_recipe"
 
 
 def get_recipe(profile: str) -> Recipe:
-    if profile not in RECIPES:
-        raise ValueError(f"profile must be one of {sorted(RECIPES)}, got {profile!r}")
-    return RECIPES[profile]
+    """The recipe of ``profile``, read from its YAML file; a missing or malformed section is named."""
+    path = paths.PROFILES_DIR / f"{profile}.yaml"
+    if not path.is_file():
+        raise ValueError(f"profile must be one of {profiles.available()}, got {profile!r}")
+    section = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(RECIPE_SECTION)
+    fields = {f.name for f in dataclasses.fields(Recipe)}
+    if not isinstance(section, dict) or "config" not in section or set(section) - fields:
+        raise ValueError(f"{path}: {RECIPE_SECTION}: expected a mapping with config and some of {sorted(fields)}")
+    recipe = Recipe(**section)
+    recipe.train_params()  # bad training parameters fail here, naming the field
+    return recipe
 
 
 def profile_checkpoint(
