@@ -72,6 +72,12 @@ def test_bootstrap_indices_resamples_units_for_statistics_over_sets():
 
 
 def test_paired_samples_must_have_one_length_and_inputs_are_checked():
+    calls = []
+
+    def undefined_on_the_full_sample(indices):  # the full sample is evaluated after the 50 resamples
+        calls.append(indices)
+        return float("nan") if len(calls) > 50 else 1.0
+
     with pytest.raises(ValueError, match=r"paired bootstrap needs samples of one length, got \[3, 4\]"):
         stats.bootstrap_interval(lambda a, b: 0.0, np.ones(3), np.ones(4), paired=True)
     with pytest.raises(ValueError, match="non-empty 1-D samples"):
@@ -82,6 +88,10 @@ def test_paired_samples_must_have_one_length_and_inputs_are_checked():
         stats.bootstrap_interval(np.mean, np.ones(3), confidence=1.5)
     with pytest.raises(ValueError, match="count must be at least 1, got 0"):
         stats.bootstrap_indices(lambda i: 0.0, 0)
+    with pytest.raises(ValueError, match=r"non-finite value \(on \d+ of 2000 resamples\)"):
+        stats.bootstrap_interval(lambda a: float("inf") if a.sum() == 3.0 else 1.0, np.array([0.0, 1.0, 2.5]))
+    with pytest.raises(ValueError, match=r"non-finite value \(on the full sample\)"):
+        stats.bootstrap_indices(undefined_on_the_full_sample, 3, resamples=50)
     with pytest.raises(ValueError, match="interval bounds out of order"):
         stats.Interval(1.0, 2.0, 0.5)
 

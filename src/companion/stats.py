@@ -81,9 +81,7 @@ def bootstrap_interval(
             estimates[i] = statistic(*(a[index] for a in arrays))
         else:
             estimates[i] = statistic(*(a[rng.integers(0, a.size, a.size)] for a in arrays))
-    tail = 100 * (1 - confidence) / 2
-    low, high = np.percentile(estimates, [tail, 100 - tail])
-    return Interval(float(statistic(*arrays)), float(low), float(high), confidence)
+    return _percentile_interval(estimates, float(statistic(*arrays)), confidence)
 
 
 def bootstrap_indices(
@@ -100,7 +98,18 @@ def bootstrap_indices(
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
     rng = np.random.default_rng(seed)
-    estimates = np.array([statistic(rng.integers(0, count, count)) for _ in range(resamples)])
+    estimates = np.array([statistic(rng.integers(0, count, count)) for _ in range(resamples)], dtype=float)
+    return _percentile_interval(estimates, float(statistic(np.arange(count))), confidence)
+
+
+def _percentile_interval(estimates: np.ndarray, estimate: float, confidence: float) -> Interval:
+    bad = int(np.count_nonzero(~np.isfinite(estimates)))
+    if bad or not np.isfinite(estimate):
+        where = f"on {bad} of {estimates.size} resamples" if bad else "on the full sample"
+        raise ValueError(
+            f"the statistic gave a non-finite value ({where}); make it defined on every resample "
+            "(e.g. no division by an empty count)"
+        )
     tail = 100 * (1 - confidence) / 2
     low, high = np.percentile(estimates, [tail, 100 - tail])
-    return Interval(float(statistic(np.arange(count))), float(low), float(high), confidence)
+    return Interval(estimate, float(low), float(high), confidence)
