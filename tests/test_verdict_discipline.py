@@ -158,3 +158,14 @@ def test_the_scan_lets_rules_decide_and_others_compare():
     assert literal_verdicts(clean, in_verdicts_module=False) == []
     rule = 'def rule(x):\n    return Verdict("partly" if x else "not reproduced", "r")'
     assert literal_verdicts(rule, in_verdicts_module=True) == []
+
+
+@pytest.mark.parametrize(
+    "notebook", sorted({nb for claim in claims.load_registry().values() for nb in claim.notebooks})
+)
+def test_every_notebook_that_records_a_claim_shows_its_declared_tests_first(notebook):
+    """The test is shown before the measurement: in the first two code cells (parameters, then set-up)."""
+    first_cells = [code for _, code in notebook_code(paths.NOTEBOOKS_DIR / f"{notebook}.ipynb")[:2]]
+    assert any(f'show_declared_tests("{notebook}")' in code for code in first_cells), (
+        f'{notebook}: call claims.show_declared_tests("{notebook}") in its set-up cell'
+    )
