@@ -116,7 +116,8 @@ def landing_page(scoreboard_markdown: str | None, notebooks: list[Notebook], pro
         if (members := groups.get(paper))
     )
     references = "\n## References\n\n```{bibliography}\n```\n"
-    return f"{title}\n{intro}{rest}\n{references}{toctrees}"
+    wide = "---\nhtml_theme.sidebar_secondary.remove: true\n---\n"  # the scoreboard table needs the width
+    return f"{wide}{title}\n{intro}{rest}\n{references}{toctrees}"
 
 
 def copy_figures(figures_root: Path, target: Path) -> int:

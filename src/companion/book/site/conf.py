@@ -6,8 +6,6 @@ from ``file://`` with no network.
 """
 
 project = "JCRA and MultiWrite: reading companion"
-author = "the companion's authors"
-copyright = "the companion's authors"  # noqa: A001 (Sphinx's name)
 
 extensions = ["myst_nb", "sphinxcontrib.bibtex"]
 exclude_patterns = ["_build", "_doctrees", "figures", "**.ipynb_checkpoints"]
@@ -39,6 +37,8 @@ html_css_files = ["book.css"]
 html_show_sourcelink = False
 html_copy_source = False
 html_last_updated_fmt = None
+html_show_copyright = False
+html_show_sphinx = False
 html_theme_options = {
     "show_toc_level": 2,
     "use_download_button": False,
@@ -46,4 +46,5 @@ html_theme_options = {
     "use_repository_button": False,
     "home_page_in_toc": True,
     "navigation_with_keys": False,
+    "footer_content_items": [],
 }
