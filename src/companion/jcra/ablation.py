@@ -78,16 +78,21 @@ def symmetric_ablation(
     """Train and evaluate every split and seed. ``runs`` rows: ``encoder_layers``,
     ``decoder_layers``, ``split``, ``symmetric``, ``seed``, ``AP``, ``AP50``, ``AP75``, ``AR``
     (fractions, synthetic val), ``latency_ms`` (per split: the seeds share the architecture),
-    ``parameters``. ``config`` names another model config than the profile's for every split
+    ``parameters``. Every variant trains with the profile's recipe for ``train_steps`` steps, its
+    warm-up capped at a tenth of them. ``config`` names another model config than the profile's for every split
     (e.g. ``tiny``, a smaller model at a smaller input size)."""
     recipe = get_recipe(profile)
     annotations, images = split_paths(profile, "val")
     rows, timed, evaluations = [], {}, {}
+    # a short run would spend most of its steps warming up at the recipe's warm-up: cap it at a tenth
+    warmup = min(recipe.train_params().warmup_steps, max(1, train_steps // 10))
     for encoder_layers, decoder_layers in depth_splits(total_depth):
         label = split_label(encoder_layers, decoder_layers)
         model_config = get_config(config or recipe.config, encoder_layers=encoder_layers, decoder_layers=decoder_layers)
         for seed in seeds:
-            checkpoint = profile_checkpoint(profile, progress, model_config, seed=seed, steps=train_steps)
+            checkpoint = profile_checkpoint(
+                profile, progress, model_config, seed=seed, steps=train_steps, warmup_steps=warmup
+            )
             model = load_model(checkpoint)
             results = predictions(model, annotations, images)
             stats = metrics.coco_keypoint_stats(annotations, results)
