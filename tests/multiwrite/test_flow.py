@@ -134,3 +134,18 @@ def test_flow_model_reports_progress_on_long_runs(monkeypatch):
     monkeypatch.setattr(flow, "PROGRESS_INTERVAL_S", 0.0)
     flow.simulate(Scenario(algorithm="mesh", ranks=16, message_bytes=65536, model="flow"), progress=lines.append)
     assert lines and "us simulated" in lines[-1] and "events" in lines[-1]
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        Scenario(algorithm="mesh", topology="leafspine", ranks=32, oversubscription=4.0, path_selection="ecmp-hash"),
+        Scenario(collective="dispatch", algorithm="multiwrite", topology="leafspine", ranks=16, oversubscription=4.0),
+    ],
+    ids=["mesh", "dispatch"],
+)
+def test_event_window_changes_latency_by_under_half_a_percent(scenario):
+    exact = flow.simulate(scenario.with_(model="flow"), resolution=0.0)
+    windowed = flow.simulate(scenario.with_(model="flow"))
+    assert windowed.events < exact.events
+    assert windowed.latency_us == pytest.approx(exact.latency_us, rel=0.005)

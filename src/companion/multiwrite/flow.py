@@ -52,9 +52,10 @@ from companion.multiwrite.scenario import Scenario
 from companion.multiwrite.topology import Topology, rank_node
 
 RELATIVE_TOLERANCE = 1e-9  # events closer than this (relative to the clock) are simultaneous
-# Events within resolution x (the busiest resource's bytes / its bandwidth, a lower bound of the
-# latency) are handled together: starts wait for the window's end, ends keep their exact time but
-# their bandwidth is handed on at the window's end. 0: exact. The error is measured in the tests.
+# Events within resolution x (a lower bound of the latency: the busiest resource's bytes / its
+# bandwidth, or the last write's posting time) are handled together: starts wait for the window's
+# end, ends keep their exact time but their bandwidth is handed on at the window's end. 0: exact.
+# The error this adds is measured in the tests.
 DEFAULT_RESOLUTION = 1e-3
 PROGRESS_INTERVAL_S = 2.0  # wall seconds between progress lines
 PIECE_CHECK_LIMIT = 3_000_000  # above this many (piece, receiver) deliveries, check bytes and counts only
@@ -278,6 +279,7 @@ class Model:
     ):
         self.s = s
         self.progress = progress
+        started = time.perf_counter()
         self.topo = topology_module.build(s)
         self.plan = plan_for(s)
         self.posting = post_writes(s, self.plan, self.topo)
@@ -285,9 +287,16 @@ class Model:
         self.resources = Resources(s, self.topo)
         self.shift = self._find_shift()
         self._build_flows()
+        if progress is not None:
+            posted = sum(len(p) for p in self.posting.programs)
+            progress(
+                f"flow model: {s.ranks} ranks, {posted} writes as {len(self.writes)} flows "
+                f"(rate classes: shift {self.shift.step}), built in {time.perf_counter() - started:.1f} s"
+            )
         self.loads = _class_loads(self)
         busiest = max(load[0] / self.flows.capacity[c] for c, load in self.loads.items())
-        self.window_s = resolution * busiest
+        last_post = float(self.flows.post_s.max(initial=0.0))
+        self.window_s = resolution * max(busiest, last_post)  # both bound the latency from below
 
     # -- symmetry ---------------------------------------------------------------------------------
     def _find_shift(self) -> Shift:
