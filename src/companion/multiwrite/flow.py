@@ -487,7 +487,7 @@ class Model:
                     maybe_ready(g)
             ids = np.flatnonzero(active)
             if len(ids):
-                rate = self._rates(ids, remaining, started)
+                rate = self._rates(ids, remaining)
             events += 1
             if self.progress is not None and time.perf_counter() - last_report >= PROGRESS_INTERVAL_S:
                 last_report = time.perf_counter()
@@ -498,8 +498,9 @@ class Model:
                 )
         return finish, events
 
-    def _caught_up(self, ids: np.ndarray, remaining: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Active dependents whose supplier is active and no further along (by fraction of bytes)."""
+    def _caught_up(self, ids: np.ndarray, remaining: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Active dependents whose supplier is still sending: (dependents, suppliers, the fraction of
+        its bytes each has sent, the same for its supplier)."""
         fl = self.flows
         sup = fl.supplier[ids]
         has = sup >= 0
@@ -525,12 +526,13 @@ class Model:
             return math.inf
         return float(np.min(gap[closing] / (dep_speed[closing] - sup_speed[closing])))
 
-    def _rates(self, ids: np.ndarray, remaining: np.ndarray, started: np.ndarray) -> np.ndarray:
+    def _rates(self, ids: np.ndarray, remaining: np.ndarray) -> np.ndarray:
+        """Max-min fair rates of the active flows ``ids``; a caught-up forwarder is capped by its supplier."""
         fl = self.flows
         caps = np.full(len(ids), np.inf)
         dep, sup, dep_done, sup_done = self._caught_up(ids, remaining)
-        behind = dep_done >= sup_done - 1e-9
-        dep, sup = dep[behind], sup[behind]
+        caught = dep_done >= sup_done - 1e-9
+        dep, sup = dep[caught], sup[caught]
         rate = max_min_rates(fl, ids, caps)
         if not len(dep):
             return rate
