@@ -281,19 +281,25 @@ def _tree_digest(root: Path) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_plain_papermill_run_writes_to_scratch_and_never_touches_published_outputs(tmp_path):
-    published = [paths.published_dir("default"), paths.figures_dir()]
-    before = [_tree_digest(root) if root.is_dir() else None for root in published]
+    """The issue's case: papermill by hand, with -p profile default. The published tree the notebook
+    reads (COMPANION_FIGURES_DIR, here a seeded copy) and its manifest stay byte-identical."""
+    published = tmp_path / "figures"
+    (published / "00_claims").mkdir(parents=True)
+    (published / "00_claims" / "scoreboard.png").write_bytes(b"published figure")
+    (published / "manifest.json").write_text('{"outputs": []}\n')
+    before = _tree_digest(published)
     env = {k: v for k, v in os.environ.items() if k not in (paths.RUNNER_OUTPUT_ENV, "COMPANION_PROFILE")}
+    env.update(COMPANION_FIGURES_DIR=str(published), COMPANION_BUILD_DIR=str(tmp_path / "build"))
     out = tmp_path / "out.ipynb"
     command = [sys.executable, "-m", "papermill", "00_claims.ipynb", str(out), "-p", "profile", "default"]
     result = subprocess.run(
         command + ["--no-progress-bar"], cwd=paths.NOTEBOOKS_DIR, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert [_tree_digest(root) if root.is_dir() else None for root in published] == before
+    assert _tree_digest(published) == before
     assert "hand run, profile 'default': outputs go to" in out.read_text()
-    assert (paths.scratch_dir() / "00_claims" / "scoreboard.png").exists()
-    assert (paths.scratch_dir() / "claims.md").exists()
+    scratch = tmp_path / "build" / "scratch"
+    assert (scratch / "00_claims" / "scoreboard.png").exists() and (scratch / "claims.md").exists()
 
 
 def test_profile_parameter_selects_the_profiles_values_in_a_hand_run(tmp_path):
