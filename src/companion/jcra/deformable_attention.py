@@ -67,7 +67,7 @@ class MultiScaleDeformableAttention(nn.Module):
     feature cells of each level, as in Deformable DETR.
     """
 
-    def __init__(self, d_model: int, n_levels: int, n_heads: int, n_points: int, per_point_reference: bool = False):
+    def __init__(self, *, d_model: int, n_levels: int, n_heads: int, n_points: int, per_point_reference: bool = False):
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")

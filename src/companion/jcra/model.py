@@ -101,7 +101,13 @@ class JCRA(nn.Module):
         self.input_projections = nn.ModuleList(projections)
         self.level_embedding = nn.Parameter(torch.empty(config.n_levels, d).normal_())
         self.encoder = DeformableEncoder(
-            config.encoder_layers, d, config.n_levels, config.n_heads, config.n_points, config.ffn_dim, config.dropout
+            num_layers=config.encoder_layers,
+            d_model=d,
+            n_levels=config.n_levels,
+            n_heads=config.n_heads,
+            n_points=config.n_points,
+            ffn_dim=config.ffn_dim,
+            dropout=config.dropout,
         )
         self.proposal_projection = nn.Sequential(nn.Linear(d, d), nn.LayerNorm(d))
         self.proposal_score = nn.Linear(d, 1)
@@ -112,14 +118,14 @@ class JCRA(nn.Module):
         self.query_content = nn.Embedding(config.num_queries, d)
         self.size_divisor = max(config.strides)
         self.decoder = PoseDecoder(
-            config.decoder_layers,
-            d,
-            config.n_levels,
-            config.n_heads,
-            config.n_points,
-            config.num_keypoints,
-            config.ffn_dim,
-            config.dropout,
+            num_layers=config.decoder_layers,
+            d_model=d,
+            n_levels=config.n_levels,
+            n_heads=config.n_heads,
+            n_points=config.n_points,
+            num_keypoints=config.num_keypoints,
+            ffn_dim=config.ffn_dim,
+            dropout=config.dropout,
             refiner_levels=config.n_levels + int(config.fine_level),
         )
 

@@ -47,7 +47,7 @@ class MLP(nn.Module):
 class FeedForward(nn.Module):
     """Post-norm residual feed-forward block, ``[..., d] -> [..., d]``."""
 
-    def __init__(self, d_model: int, ffn_dim: int, dropout: float):
+    def __init__(self, *, d_model: int, ffn_dim: int, dropout: float):
         super().__init__()
         self.net = nn.Sequential(
             nn.Linear(d_model, ffn_dim),
@@ -65,12 +65,14 @@ class FeedForward(nn.Module):
 class EncoderLayer(nn.Module):
     """``forward(src [B, S, d], pos [B|1, S, d], reference [B|1, S, 1, 2], shapes, mask [B, S]) -> [B, S, d]``."""
 
-    def __init__(self, d_model: int, n_levels: int, n_heads: int, n_points: int, ffn_dim: int, dropout: float):
+    def __init__(self, *, d_model: int, n_levels: int, n_heads: int, n_points: int, ffn_dim: int, dropout: float):
         super().__init__()
-        self.attention = MultiScaleDeformableAttention(d_model, n_levels, n_heads, n_points)
+        self.attention = MultiScaleDeformableAttention(
+            d_model=d_model, n_levels=n_levels, n_heads=n_heads, n_points=n_points
+        )
         self.dropout = nn.Dropout(dropout)
         self.norm = nn.LayerNorm(d_model)
-        self.ffn = FeedForward(d_model, ffn_dim, dropout)
+        self.ffn = FeedForward(d_model=d_model, ffn_dim=ffn_dim, dropout=dropout)
 
     def forward(
         self,
@@ -89,11 +91,14 @@ class DeformableEncoder(nn.Module):
     """A stack of :class:`EncoderLayer`; ``[B, S, d] -> [B, S, d]`` (the memory)."""
 
     def __init__(
-        self, num_layers: int, d_model: int, n_levels: int, n_heads: int, n_points: int, ffn_dim: int, dropout: float
+        self, *, num_layers: int, d_model: int, n_levels: int, n_heads: int, n_points: int, ffn_dim: int, dropout: float
     ):
         super().__init__()
         self.layers = nn.ModuleList(
-            EncoderLayer(d_model, n_levels, n_heads, n_points, ffn_dim, dropout) for _ in range(num_layers)
+            EncoderLayer(
+                d_model=d_model, n_levels=n_levels, n_heads=n_heads, n_points=n_points, ffn_dim=ffn_dim, dropout=dropout
+            )
+            for _ in range(num_layers)
         )
 
     def forward(
@@ -112,16 +117,16 @@ class DeformableEncoder(nn.Module):
 class DecoderLayer(nn.Module):
     """``forward(tgt [B, Q, d], query_pos [B, Q, d], keypoints [B, Q, K, 2], memory [B, S, d], ...) -> [B, Q, d]``."""
 
-    def __init__(self, d_model: int, n_levels: int, n_heads: int, num_keypoints: int, ffn_dim: int, dropout: float):
+    def __init__(self, *, d_model: int, n_levels: int, n_heads: int, num_keypoints: int, ffn_dim: int, dropout: float):
         super().__init__()
         self.self_attention = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
         self.norm1 = nn.LayerNorm(d_model)
         self.cross_attention = MultiScaleDeformableAttention(
-            d_model, n_levels, n_heads, num_keypoints, per_point_reference=True
+            d_model=d_model, n_levels=n_levels, n_heads=n_heads, n_points=num_keypoints, per_point_reference=True
         )
         self.norm2 = nn.LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout)
-        self.ffn = FeedForward(d_model, ffn_dim, dropout)
+        self.ffn = FeedForward(d_model=d_model, ffn_dim=ffn_dim, dropout=dropout)
 
     def forward(
         self,
@@ -145,7 +150,7 @@ class PoseHeads(nn.Module):
     ``[B, Q, K, 2]`` in inverse-sigmoid space.
     """
 
-    def __init__(self, d_model: int, num_keypoints: int):
+    def __init__(self, *, d_model: int, num_keypoints: int):
         super().__init__()
         self.num_keypoints = num_keypoints
         self.score = nn.Linear(d_model, 1)
@@ -173,10 +178,12 @@ class KeypointRefiner(nn.Module):
     deltas ``[B, Q, K, 2]`` (inverse-sigmoid space) and visibility logits ``[B, Q, K]``.
     """
 
-    def __init__(self, d_model: int, n_levels: int, n_heads: int, n_points: int, num_keypoints: int, dropout: float):
+    def __init__(self, *, d_model: int, n_levels: int, n_heads: int, n_points: int, num_keypoints: int, dropout: float):
         super().__init__()
         self.keypoint_embedding = nn.Embedding(num_keypoints, d_model)
-        self.attention = MultiScaleDeformableAttention(d_model, n_levels, n_heads, n_points)
+        self.attention = MultiScaleDeformableAttention(
+            d_model=d_model, n_levels=n_levels, n_heads=n_heads, n_points=n_points
+        )
         self.dropout = nn.Dropout(dropout)
         self.norm = nn.LayerNorm(d_model)
         self.offset = MLP(d_model, d_model, 2, 2)  # no feed-forward block: Q x K tokens make it costly
@@ -217,6 +224,7 @@ class PoseDecoder(nn.Module):
 
     def __init__(
         self,
+        *,
         num_layers: int,
         d_model: int,
         n_levels: int,
@@ -229,11 +237,26 @@ class PoseDecoder(nn.Module):
     ):
         super().__init__()
         self.layers = nn.ModuleList(
-            DecoderLayer(d_model, n_levels, n_heads, num_keypoints, ffn_dim, dropout) for _ in range(num_layers)
+            DecoderLayer(
+                d_model=d_model,
+                n_levels=n_levels,
+                n_heads=n_heads,
+                num_keypoints=num_keypoints,
+                ffn_dim=ffn_dim,
+                dropout=dropout,
+            )
+            for _ in range(num_layers)
         )
-        self.heads = nn.ModuleList(PoseHeads(d_model, num_keypoints) for _ in range(num_layers))
+        self.heads = nn.ModuleList(PoseHeads(d_model=d_model, num_keypoints=num_keypoints) for _ in range(num_layers))
         self.refiners = nn.ModuleList(
-            KeypointRefiner(d_model, refiner_levels, n_heads, n_points, num_keypoints, dropout)
+            KeypointRefiner(
+                d_model=d_model,
+                n_levels=refiner_levels,
+                n_heads=n_heads,
+                n_points=n_points,
+                num_keypoints=num_keypoints,
+                dropout=dropout,
+            )
             for _ in range(num_layers)
         )
         self.pose_embedding = MLP(2 * num_keypoints, d_model, d_model, 2)  # the pose is the query's position
