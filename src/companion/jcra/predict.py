@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from ..atomic import write_text
-from .data.coco import CocoPoseDataset, collate
+from .data.coco import CocoPoseDataset, collate, load_annotations
 from .data.transforms import PoseSample, eval_transforms, to_tensor
 from .model import JCRA
 
@@ -97,8 +97,7 @@ class ImageFolder(torch.utils.data.Dataset):
 
     def _ids(self, annotations: Path | str | None) -> list[int]:
         if annotations is not None:
-            document = json.loads(Path(annotations).read_text(encoding="utf-8"))
-            by_name = {image["file_name"]: image["id"] for image in document.get("images", [])}
+            by_name = {image.file_name: image.id for image in load_annotations(annotations).images}
             missing = [p.name for p in self.files if p.name not in by_name]
             if missing:
                 raise ValueError(f"--annotations {annotations}: no image record for {missing[:5]}")
