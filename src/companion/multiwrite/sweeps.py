@@ -245,8 +245,9 @@ def fabric_label(frame: pd.DataFrame) -> pd.Series:
 
 
 def flow_validation_cases(max_ranks: int = 128) -> list[Scenario]:
-    """Packet-vs-flow model cases: every algorithm, star and leaf/spine (R=2), 8-128 ranks, 64 KiB-4 MiB
-    per rank for AllGather and 32-token dispatches; cases above ``max_ranks`` ranks are left out."""
+    """Packet-vs-flow model cases: every algorithm, star and leaf/spine (R=2; source path selection and,
+    for two, ECMP hashing), 8-128 ranks, 64 KiB-4 MiB per rank for AllGather and 32-token dispatches;
+    cases above ``max_ranks`` ranks are left out."""
     leafspine = dict(topology="leafspine", oversubscription=2.0)
     star = dict(topology="star")
     cases = [Scenario(algorithm=a, ranks=16, message_bytes=1 << 20, **f) for f in (star, leafspine) for a in ALGORITHMS]
@@ -257,6 +258,10 @@ def flow_validation_cases(max_ranks: int = 128) -> list[Scenario]:
     ]
     cases += [Scenario(algorithm=a, ranks=128, message_bytes=1 << 16, **leafspine) for a in ("ring", "multiwrite")]
     cases += [Scenario(algorithm="group-multicast", ranks=8, message_bytes=1 << 16, **star)]
+    cases += [
+        Scenario(algorithm=a, ranks=32, message_bytes=1 << 20, path_selection="ecmp-hash", **leafspine)
+        for a in ("mesh", "multiwrite")
+    ]
     cases += [
         Scenario(collective="dispatch", algorithm=a, ranks=32, tokens_per_rank=32, **f)
         for f in (star, leafspine)
