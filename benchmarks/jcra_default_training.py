@@ -24,7 +24,7 @@ import torch
 from companion.hardware import describe
 from companion.jcra.data.coco import synthetic_paths
 from companion.jcra.data.synthetic import ensure_split
-from companion.jcra.predict import evaluate
+from companion.jcra.evaluate import evaluate
 from companion.jcra.recipes import get_recipe, split_paths
 from companion.jcra.train import train
 

@@ -22,7 +22,7 @@ from companion.hardware import describe
 from companion.jcra.config import get_config
 from companion.jcra.data.coco import synthetic_paths
 from companion.jcra.data.synthetic import generate
-from companion.jcra.predict import evaluate
+from companion.jcra.evaluate import evaluate
 from companion.jcra.train import TrainParams, train
 
 TARGET_AP = 0.90
