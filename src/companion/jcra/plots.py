@@ -1,7 +1,11 @@
-"""Figures of the pose wing: poses on images, deformable sampling points, the three pipeline
-families side by side, training curves."""
+"""Every figure of the pose wing: poses on images, deformable sampling points, the three pipeline
+families side by side, training curves, accuracy tables as bars, the crowd-level and split
+ablation charts, the OKS study and the speed comparison. Notebooks call these; a panel with
+nothing to show carries a visible note (:func:`note_empty`)."""
 
 from __future__ import annotations
+
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -72,18 +76,12 @@ def _side(layout: KeypointLayout, a: int, b: int) -> str:
     return "centre"
 
 
-def note_empty(ax: plt.Axes, text: str) -> None:
-    """A visible note on a panel with nothing to show (e.g. "smoke profile: untrained model")."""
+def note_empty(ax: plt.Axes, text: str, width: int = 30) -> None:
+    """A visible note on a panel with nothing to show (e.g. "smoke profile: untrained model"),
+    wrapped to ``width`` characters so that it stays inside a narrow panel."""
+    box = {"facecolor": "white", "alpha": 0.85, "edgecolor": "#999999"}
     ax.text(
-        0.5,
-        0.5,
-        text,
-        transform=ax.transAxes,
-        ha="center",
-        va="center",
-        fontsize=8,
-        wrap=True,
-        bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "#999999"},
+        0.5, 0.5, textwrap.fill(text, width), transform=ax.transAxes, ha="center", va="center", fontsize=7, bbox=box
     )
 
 
@@ -351,6 +349,8 @@ def ap_by_crowd_level(measured: pd.DataFrame, reported: pd.DataFrame):
     left.set(xticks=x + 0.4 - width / 2, xticklabels=list(CROWD_LEVELS.values()), ylabel="AP (%)", ylim=(0, 100))
     left.set_title("measured here (companion)", fontsize=9)
     left.legend(fontsize=6)
+    if not (measured[list(CROWD_LEVELS)].fillna(0).to_numpy() > 0).any():
+        note_empty(left, "AP 0 at every level: the model found no person (untrained or smoke profile)")
     width = 0.8 / len(reported)
     for i, row in enumerate(reported.itertuples()):
         right.bar(
