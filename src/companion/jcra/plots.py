@@ -386,6 +386,7 @@ def split_ablation(summary: pd.DataFrame, runs: pd.DataFrame, jcra_colour: str, 
         left.scatter([index] * len(values), values, color="black", s=10, zorder=3)
     if summary.AP_mean.max() <= 0:
         note_empty(left, "AP 0 for every split: too few training steps (smoke profile)")
+    left.set_ylim(0, max(0.05, 1.15 * float((summary.AP_mean + summary.AP_std).max())))
     left.set_ylabel("keypoint AP (fraction, synthetic val)")
     right.bar(
         summary.split,
