@@ -1,6 +1,6 @@
 """Open the book in headless Chromium with the network cut: the landing page and one notebook page
 load, every image decodes, every local link answers, MathJax renders the math (also from file://),
-and screenshots land in build/test/book/ for a person to look at.
+search answers from file://, and screenshots land in build/test/book/ for a person to look at.
 
 Chromium comes from the system's packages: when no browser is found, the set-up runs
 ``apt-get install -y chromium`` (root on Debian/Ubuntu); where that cannot work the tests skip
@@ -188,3 +188,11 @@ def test_screenshot_from_file_url(chromium, built_book, page, name, tmp_path):
         assert image.size == (1280, 1600)
         low, high = image.convert("L").getextrema()
     assert high - low > 100, f"{target} is blank"
+
+
+@pytest.mark.slow
+def test_search_works_from_file_url_with_the_network_cut(chromium, built_book, tmp_path):
+    page = (built_book.out / "search.html").as_uri() + "?q=scores"
+    result = _run(chromium, tmp_path / "profile", "--virtual-time-budget=15000", "--dump-dom", page)
+    hits = re.findall(r'<li class="kind-[a-z]+"><a href="([^"]+)"', result.stdout)
+    assert "notebooks/jcra/02_train_eval.html" in hits, f"search found {hits}"
