@@ -294,6 +294,7 @@ class Model:
                 f"(rate classes: shift {self.shift.step}), built in {time.perf_counter() - started:.1f} s"
             )
         self.loads = _class_loads(self)
+        self._drop_redundant_resources()
         busiest = max(load[0] / self.flows.capacity[c] for c, load in self.loads.items())
         last_post = float(self.flows.post_s.max(initial=0.0))
         self.window_s = resolution * max(busiest, last_post)  # both bound the latency from below
@@ -407,6 +408,30 @@ class Model:
             weight=np.array(weights, dtype=float),
             capacity=capacity,
         )
+
+    def _drop_redundant_resources(self) -> None:
+        """Leave out of the rate computation every resource class whose flows (and weights) are exactly
+        another's, with no less capacity: its constraint is implied (a rank's send engine and its
+        uplink carry the same flows at the same bandwidth). Traffic statistics keep every resource."""
+        fl = self.flows
+        order = np.argsort(fl.res, kind="stable")
+        flow_of_entry = np.repeat(np.arange(len(fl.size)), np.diff(fl.ptr))[order]
+        classes = fl.res[order]
+        bounds = np.flatnonzero(np.r_[True, classes[1:] != classes[:-1], True])
+        kept: dict[tuple[bytes, bytes], int] = {}
+        redundant = np.zeros(len(fl.capacity), dtype=bool)
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            c = int(classes[a])
+            signature = (flow_of_entry[a:b].tobytes(), fl.weight[order[a:b]].tobytes())
+            twin = kept.setdefault(signature, c)
+            if twin != c:
+                tighter, looser = (c, twin) if fl.capacity[c] < fl.capacity[twin] else (twin, c)
+                redundant[looser] = True
+                kept[signature] = tighter
+        keep = ~redundant[fl.res]
+        per_flow = np.add.reduceat(keep.astype(np.int64), fl.ptr[:-1]) if len(keep) else np.zeros(0, np.int64)
+        fl.ptr = np.r_[0, np.cumsum(per_flow)]
+        fl.res, fl.weight = fl.res[keep], fl.weight[keep]
 
     def _latency_to(self, src_rank: int, k: int, dst: int) -> float:
         _, w = self.posting.programs[src_rank][k]
