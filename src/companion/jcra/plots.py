@@ -281,6 +281,9 @@ def sampling_figure(picture: np.ndarray, sampling: dict, query: int, layout: Key
     if layout is not None:
         draw_poses(right, picture, [pose], layout, labels=[f"query {query}"], min_visibility=-1.0)
     right.set_title("its regressed pose (measured here)", fontsize=9)
+    for ax in (left, right):  # the whole padded canvas: an untrained query may sit in the padding
+        ax.set_xlim(0, canvas[0])
+        ax.set_ylim(canvas[1], 0)
     heads, levels, keypoints = locations.shape[:3]
     data = pd.DataFrame(
         {
