@@ -7,7 +7,10 @@ for every dispatch algorithm (target: each under 60 s on one core).
     .venv/bin/python benchmarks/multiwrite_flow_bench.py --path-selection ecmp-hash --ranks 256
 
 Each case runs in its own process with a wall-clock limit; a case over the limit is reported as
-such (``timed_out``), not dropped. One process per case, one core each, cases one after another.
+such (``timed_out``), not dropped. Memory: the plans hold every write, so AllGather algorithms with
+N-1 writes per rank (ring, mesh, hierarchical) need about N^2 write objects (16.8 million at 4096
+ranks, more memory than a small machine has); MultiWrite's plans have N or N^2/8 writes.
+One process per case, one core each, cases one after another.
 ``--path-selection source`` (the default here) keeps every rank's traffic pattern alike, so the
 flow model follows one flow per rate class (see companion.multiwrite.flow); with ``ecmp-hash`` every
 flow is its own class and the cost grows with the number of concurrent flows.
@@ -60,10 +63,13 @@ def run_case(scenario: Scenario, limit_s: float) -> dict:
         child.terminate()
         child.join()
         return {**row, "timed_out": True, "wall_s": time.perf_counter() - started}
+    if child.exitcode != 0:  # e.g. out of memory: say so instead of waiting for a result
+        wall_s = time.perf_counter() - started
+        return {**row, "timed_out": False, "failed": f"exit code {child.exitcode}", "wall_s": wall_s}
     return {**row, "timed_out": False, **queue.get()}
 
 
-def scenarios(ranks: int, path_selection: str, collectives: list[str]) -> list[Scenario]:
+def scenarios(ranks: int, path_selection: str, collectives: list[str], algorithms: list[str] | None) -> list[Scenario]:
     base = Scenario(
         topology="leafspine",
         ranks=ranks,
@@ -77,7 +83,21 @@ def scenarios(ranks: int, path_selection: str, collectives: list[str]) -> list[S
         base.with_(collective=collective, algorithm=algorithm)
         for collective in collectives
         for algorithm in ALGORITHMS_FOR[collective]
+        if not algorithms or algorithm in algorithms
     ]
+
+
+def _line(row: dict, limit_s: float) -> str:
+    name = f"  {row['collective']:9s} {row['algorithm']:24s}"
+    if row["timed_out"]:
+        return f"{name} over the {limit_s:.0f} s limit"
+    if "failed" in row:
+        return f"{name} failed ({row['failed']}) after {row['wall_s']:.0f} s"
+    return (
+        f"{name} {row['wall_s']:7.1f} s wall {row['cpu_s']:7.1f} s cpu "
+        f"latency {row['latency_us']:10.1f} us  {row['flows']:8d} flows (shift {row['rate_class_shift']}) "
+        f"{row['events']:7d} events  delivery {'ok' if row['delivered_ok'] else 'FAILED'}"
+    )
 
 
 def main() -> None:
@@ -85,26 +105,20 @@ def main() -> None:
     parser.add_argument("--ranks", type=int, default=1024)
     parser.add_argument("--path-selection", default="source", choices=["source", "ecmp-hash"])
     parser.add_argument("--collective", action="append", choices=sorted(ALGORITHMS_FOR), help="default: both")
+    parser.add_argument("--algorithm", action="append", help="default: every algorithm of each collective")
     parser.add_argument("--limit-s", type=float, default=120.0, help="wall-clock limit per case")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
-    rows = [
-        run_case(s, args.limit_s)
-        for s in scenarios(args.ranks, args.path_selection, args.collective or ["allgather", "dispatch"])
-    ]
+    cases = scenarios(args.ranks, args.path_selection, args.collective or ["allgather", "dispatch"], args.algorithm)
+    if not args.json:
+        print(f"flow model, {args.ranks}-rank leaf/spine, path selection {args.path_selection} ({describe()})")
+    rows = []
+    for scenario in cases:
+        rows.append(run_case(scenario, args.limit_s))
+        if not args.json:
+            print(_line(rows[-1], args.limit_s), flush=True)
     if args.json:
         print(json.dumps({"machine": describe(), "python": platform.python_version(), "rows": rows}, indent=1))
-        return
-    print(f"flow model, {args.ranks}-rank leaf/spine, path selection {args.path_selection} ({describe()})")
-    for row in rows:
-        if row["timed_out"]:
-            print(f"  {row['collective']:9s} {row['algorithm']:24s} over the {args.limit_s:.0f} s limit")
-            continue
-        print(
-            f"  {row['collective']:9s} {row['algorithm']:24s} {row['wall_s']:7.1f} s wall {row['cpu_s']:7.1f} s cpu "
-            f"latency {row['latency_us']:10.1f} us  {row['flows']:8d} flows (shift {row['rate_class_shift']}) "
-            f"{row['events']:7d} events  delivery {'ok' if row['delivered_ok'] else 'FAILED'}"
-        )
 
 
 if __name__ == "__main__":
