@@ -61,6 +61,17 @@ PROGRESS_INTERVAL_S = 2.0  # wall seconds between progress lines
 PIECE_CHECK_LIMIT = 3_000_000  # above this many (piece, receiver) deliveries, check bytes and counts only
 
 
+def _one_chunk_per_block(s: Scenario) -> Scenario:
+    """The plan's grain for the flow model: the same writes, in the same order, to the same ranks.
+
+    An AllGather block becomes one chunk (its packets and wire bytes do not change: chunks are whole
+    MTU packets), so a 4096-rank plan lists N^2 pieces rather than N^2 x chunks. A dispatch keeps the
+    scenario's grain, which decides how tokens are packed into packets."""
+    if s.collective != "allgather":
+        return s
+    return s.with_(chunk_bytes=s.mtu_bytes, max_chunks_per_message=1)
+
+
 # --- posting: when each write is posted (issue overhead, group setups) ---------------------------
 @dataclass
 class Posting:
@@ -281,7 +292,7 @@ class Model:
         self.progress = progress
         started = time.perf_counter()
         self.topo = topology_module.build(s)
-        self.plan = plan_for(s)
+        self.plan = plan_for(_one_chunk_per_block(s))
         self.posting = post_writes(s, self.plan, self.topo)
         self.payload = Payloads()
         self.resources = Resources(s, self.topo)
