@@ -291,6 +291,8 @@ class Model:
         self.s = s
         self.progress = progress
         started = time.perf_counter()
+        if progress is not None:
+            progress(f"flow model: building the fabric, plan and flows of {s.ranks} ranks")
         self.topo = topology_module.build(s)
         self.plan = plan_for(_one_chunk_per_block(s))
         self.posting = post_writes(s, self.plan, self.topo)
