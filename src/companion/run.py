@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,8 +195,9 @@ class Runner:
             pool = ThreadPoolExecutor(max_workers=self.jobs)
             try:
                 # worker threads only: Ctrl-C lands in this (main) thread, which then stops them cleanly
-                wait([pool.submit(self._bring_up_to_date, job) for job in body])
-                wait([pool.submit(self._bring_up_to_date, job) for job in last])  # reads the others' records
+                for group in (body, last):  # the scoreboard (last) reads the others' claim records
+                    for future in [pool.submit(self._bring_up_to_date, job) for job in group]:
+                        future.result()  # re-raises a worker's error
             except KeyboardInterrupt:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the clean-up
                 stopped = self._stop_running()
