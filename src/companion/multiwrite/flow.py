@@ -24,6 +24,14 @@ Not modelled (the packet model has them): store-and-forward of chunks (pipeline 
 difference at small messages), queues (``max_queue_bytes`` is 0), credit flow control (a finite
 ``buffer_bytes`` is rejected), different rates on the branches of one multicast tree.
 
+Why max-min fluid flows rather than ASTRA-sim's congestion-aware analytical backend (whole chunks
+through FIFO link queues): the packet model already is a FIFO chunk model, so the fluid model is
+an independent abstraction to check it against, and its cost does not grow with the chunks of a
+message. It agrees with the converged packet model within 2% on every case of ``07_validation``.
+
+Events: starts and ends closer than ``resolution`` x a lower bound of the latency are handled as
+one (see ``DEFAULT_RESOLUTION``); ``resolution=0`` handles each exactly.
+
 Rate classes: where the plan and the routes repeat under a shift of every rank by S (S = 1 on a
 star, S = ranks per node on a leaf/spine with ``path_selection="source"``), flows related by the
 shift have equal rates at all times (max-min fairness is unique, so it respects the symmetry).
@@ -380,12 +388,11 @@ class Model:
         count = len(self.writes)
         size, post = np.empty(count), np.empty(count)
         pred, supplier, lag = np.full(count, -1), np.full(count, -1), np.zeros(count)
-        self.packets = np.empty(count, dtype=np.int64)
         ptr, res_idx, weights = [0], [], []
         last_on_route: dict[tuple, int] = {}
         for f, w in enumerate(self.writes):
             r = self.flow_rank[f]
-            size[f], self.packets[f] = _wire(s, w)
+            size[f] = _wire(s, w)[0]
             used, latency = res.of_write(self.topo, w)
             self.flow_resources.append(used)
             self.dest_latency.append(latency)
