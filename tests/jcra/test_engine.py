@@ -60,3 +60,13 @@ def test_cached_models_are_keyed_by_every_file_the_trainer_imports():
     assert {"loss.py", "targets.py", "engine.py", "backbone.py", "transforms.py"} <= files
     assert "criterion.py" in {p.name for p in engine.module_files([JCRA_TASK.module])}
     assert JCRA_TASK.code_hash() != bottomup_train.TASK.code_hash()
+
+
+def test_training_reports_a_short_progress_summary(tmp_path, one_thread, capsys):
+    annotations, images = synthetic_split(tmp_path / "data", n_images=4)
+    params = engine.TrainParams(steps=30, batch_size=2, warmup_steps=2, checkpoint_every=30)
+    engine.train(JCRA_TASK, get_config("tiny"), annotations, images, tmp_path / "run", params, False, True, "cpu")
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert 2 <= len(lines) <= 11, lines  # updates at the logged steps (at most ten) and a closing line
+    assert "step 10/30" in lines[0] and "loss" in lines[0] and "elapsed" in lines[0] and "left" in lines[0]
+    assert lines[-1].startswith("training JCRA (tiny): 30/30 steps")
