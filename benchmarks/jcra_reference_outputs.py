@@ -44,7 +44,10 @@ def main() -> None:
     config = importlib.import_module(f"{args.package}.jcra.config")
     model_module = importlib.import_module(f"{args.package}.jcra.model")
     torch.set_num_threads(1)
-    bench = importlib.import_module(f"{args.package}.jcra.bench")
+    try:  # the test images moved from jcra.bench to jcra.bench_images with the speed-ups
+        bench = importlib.import_module(f"{args.package}.jcra.bench_images")
+    except ModuleNotFoundError:
+        bench = importlib.import_module(f"{args.package}.jcra.bench")
     torch.manual_seed(SEED)
     model = perturbed_weights(model_module.JCRA(config.get_config("small"))).eval()
     records = []
