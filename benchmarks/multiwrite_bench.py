@@ -63,7 +63,8 @@ def main() -> None:
         return
     print(f"machine: {describe()}, Python {platform.python_version()}")
     print(
-        f"{args.ranks}-rank {args.topology} AllGather, {args.message_bytes} B per rank, chunk {rows[0]['chunk_bytes']} B"
+        f"{args.ranks}-rank {args.topology} AllGather, {args.message_bytes} B per rank, "
+        f"chunk {rows[0]['chunk_bytes']} B (fixed grain)"
     )
     print("(cpu s is this process's CPU time: the single-core cost when other work shares the machine)")
     print(f"{'algorithm':<26}{'events':>10}{'wall s':>9}{'cpu s':>8}{'events/cpu s':>14}{'sim latency us':>16}  target")
@@ -71,7 +72,8 @@ def main() -> None:
         verdict = "ok" if row["wall_s"] < args.target_s else "MISSED"
         print(
             f"{row['algorithm']:<26}{row['events']:>10}{row['wall_s']:>9.2f}{row['cpu_s']:>8.2f}"
-            f"{row['events_per_cpu_s']:>14.0f}{row['simulated_latency_us']:>16.1f}  {verdict} (< {args.target_s:g} s wall)"
+            f"{row['events_per_cpu_s']:>14.0f}{row['simulated_latency_us']:>16.1f}"
+            f"  {verdict} (< {args.target_s:g} s wall)"
         )
 
 
