@@ -71,8 +71,17 @@ def test_detectable_difference_shrinks_with_seeds_and_needs_two():
         ({"1/3": (0.05, 0.01, 0.09), "3/1": (0.01, -0.001, 0.03)}, "inconclusive"),
         ({"1/3": (0.0, -0.02, 0.02), "3/1": (0.0, 0.0, 0.0)}, "inconclusive"),
         ({"1/3": (0.05, 0.01, 0.09), "3/1": (-0.03, -0.05, -0.001)}, "not reproduced"),
+        ({"1/3": (0.05, 0.01, 0.09), "3/1": (0.015, 0.01, 0.02)}, "inconclusive"),
+        ({"1/3": (0.05, 0.01, 0.09), "3/1": (-0.015, -0.02, -0.01)}, "inconclusive"),
     ],
-    ids=["all above 0", "one straddles 0", "ties", "one below 0"],
+    ids=[
+        "all above 0",
+        "one straddles 0",
+        "ties",
+        "one below 0",
+        "above 0 within seed noise",
+        "below 0 within seed noise",
+    ],
 )
 def test_symmetric_decides_on_the_intervals(intervals, outcome):
     differences = {name: _interval(*values) for name, values in intervals.items()}

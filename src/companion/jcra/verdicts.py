@@ -121,9 +121,13 @@ def symmetric(differences: dict[str, Interval], symmetric_split: str | None, det
     interval bootstrapped over validation images and seeds; ``detectable``: the smallest
     difference the budget resolves (:func:`detectable_difference`).
 
-    - reproduced: every interval lies above 0;
-    - not reproduced: some interval lies below 0 (an asymmetric split is better);
-    - inconclusive: otherwise (an interval straddles 0);
+    The interval covers the sampling of images (and of the seeds drawn); the seed-to-seed spread
+    of training enters through ``detectable``, so a difference must also be at least that large:
+
+    - reproduced: every interval lies above 0 and every difference is at least ``detectable``;
+    - not reproduced: some interval lies below 0 by at least ``detectable`` (an asymmetric split
+      is better);
+    - inconclusive: otherwise (an interval straddles 0, or the gap is within the seed noise);
     - not measurable here: no symmetric split (odd total depth).
     """
     if symmetric_split is None or not differences:
@@ -134,12 +138,14 @@ def symmetric(differences: dict[str, Interval], symmetric_split: str | None, det
         if math.isfinite(detectable)
         else "one seed per split: no seed spread to size the smallest detectable difference"
     )
-    worse = [name for name, d in differences.items() if d.below(0)]
+    worse = [name for name, d in differences.items() if d.below(0) and -d.estimate >= detectable]
     if worse:
         return Verdict("not reproduced", f"{', '.join(worse)} beats symmetric {symmetric_split}: {parts}; {budget}")
-    if all(d.above(0) for d in differences.values()):
+    if all(d.above(0) and d.estimate >= detectable for d in differences.values()):
         return Verdict("reproduced", f"symmetric {symmetric_split} beats every other split: {parts}; {budget}")
-    straddling = f"AP(symmetric {symmetric_split}) minus other splits, 95% intervals straddle 0"
+    straddling = (
+        f"AP(symmetric {symmetric_split}) minus other splits: an interval straddles 0 or a gap is within seed noise"
+    )
     return Verdict("inconclusive", f"{straddling}: {parts}; {budget}")
 
 
