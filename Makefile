@@ -26,7 +26,9 @@ $(STAMP): pyproject.toml requirements.lock
 figures: $(STAMP)  ## rebuild every figure, table and the claims scoreboard (PROFILE=smoke|default|full, NOTEBOOK=name, SET="name=value ..."); default publishes to figures/, smoke to build/figures-smoke/, full to figures-full/
 	@$(PY) -m companion.run --profile $(PROFILE) $(if $(NOTEBOOK),--only $(NOTEBOOK),) $(foreach s,$(SET),--set $(s))
 
-test: $(STAMP)  ## unit tests, property tests and nbval over every notebook (smoke profile)
+test: $(STAMP)  ## lint (ruff), then unit tests, property tests and nbval over every notebook (smoke profile)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 lab: $(STAMP)  ## JupyterLab on 127.0.0.1 at the repository root (notebooks/, figures/, build/book/); hand runs write to build/scratch/
