@@ -75,7 +75,9 @@ def verdict_text_color(verdict: str) -> str:
     return "black" if _verdict_key(verdict) in _LIGHT_VERDICTS else "white"
 
 
-_FALLBACK_PALETTE = sns.color_palette("tab20", 20).as_hex()
+# tab20 without the fixed methods' colours, so a variant label (e.g. "group-multicast, 256 entries")
+# never takes the colour of another method in the same figure
+_FALLBACK_PALETTE = [c for c in sns.color_palette("tab20", 20).as_hex() if c not in METHOD_COLORS.values()]
 
 
 def method_color(method: str) -> str:

@@ -436,13 +436,10 @@ def keypoint_similarity_curves(layout: KeypointLayout, joints: dict[str, int]):
 
 def per_joint_similarity(per_joint: pd.DataFrame, colour: str) -> plt.Figure:
     """Mean similarity of each joint to its matched prediction (columns keypoint, mean)."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.0))
+    fig, ax = plt.subplots(figsize=(8.0, 3.6))
     ax.bar(per_joint["keypoint"], per_joint["mean"], color=colour)
-    ax.set(
-        ylabel="mean keypoint similarity (0 to 1)",
-        ylim=(0, 1.05),
-        title="real predictions vs pose-mini ground truth (measured here)",
-    )
+    ax.set(ylabel="mean keypoint similarity\n(0 to 1)", ylim=(0, 1.05))
+    ax.set_title("real predictions vs pose-mini ground truth (measured here)", fontsize=11)
     ax.tick_params(axis="x", rotation=70, labelsize=7)
     return fig
 
