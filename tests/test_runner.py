@@ -237,9 +237,12 @@ def test_failed_run_keeps_its_partial_notebook_where_it_says(project):
 
 
 INTERRUPT_SCRIPT = """
+import signal
 import sys
 from pathlib import Path
 from companion import run
+# a shell starts background jobs with SIGINT ignored (CI may run the tests so): act as a terminal's Ctrl-C would
+signal.signal(signal.SIGINT, signal.default_int_handler)
 root = Path(sys.argv[1])
 jobs = run.plan("smoke", notebooks_dir=root / "notebooks", profiles_dir=root / "profiles")
 runner = run.Runner(root / "figures", log=lambda m: print(m, flush=True))
