@@ -91,7 +91,7 @@ def shapes_through_network(model: JCRA, images: torch.Tensor, pad_mask: torch.Te
 
         handles.append(modules[name].register_forward_hook(hook))
     try:
-        with torch.no_grad():
+        with torch.inference_mode():
             out = model(images, pad_mask)
     finally:
         for handle in handles:
@@ -109,7 +109,7 @@ def shapes_through_network(model: JCRA, images: torch.Tensor, pad_mask: torch.Te
     return pd.DataFrame(rows)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def decoder_sampling(
     model: JCRA, images: torch.Tensor, pad_mask: torch.Tensor | None = None, layer: int = -1
 ) -> dict[str, torch.Tensor]:
@@ -157,7 +157,7 @@ def output_census(outputs: dict, queries: int) -> pd.DataFrame:
     return pd.DataFrame(walk("", outputs))
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def one_stage_check(model: JCRA, images: torch.Tensor, pad_mask: torch.Tensor | None, metas: list[dict]) -> dict:
     """Compare ``predict``'s COCO results with the network's own output tensors.
 

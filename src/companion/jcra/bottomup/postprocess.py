@@ -258,7 +258,7 @@ def parse(
     """Decode one image's heatmaps [K, H, W] and tags [K, H, W, L] into persons (cells)."""
     _check_maps(heatmaps, tags)
     order = joint_order if joint_order is not None else joint_order_for(heatmaps.shape[0])
-    with torch.no_grad():
+    with torch.inference_mode():
         candidates = top_k_candidates(heatmaps, tags, config)
     persons = group_by_tag(candidates, order, config)
     heatmaps_np = heatmaps.detach().cpu().numpy()

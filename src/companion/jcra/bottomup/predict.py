@@ -39,7 +39,7 @@ def image_maps(
     return heatmaps.contiguous(), tags[..., None].contiguous()
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def postprocess_image(
     outputs: dict[str, torch.Tensor],
     index: int,
@@ -59,7 +59,7 @@ def postprocess_image(
     return postprocess.to_coco_results(keypoints[order], parsed.scores[order], int(meta["image_id"]))
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_dataset(
     model: AssociativeEmbedding,
     dataset: torch.utils.data.Dataset,
