@@ -10,12 +10,15 @@ published file and its provenance. Ctrl-C stops the running notebooks, publishes
 their partial executed notebooks under ``build/partial/<profile>/``.
 
     python -m companion.run --profile default [--only multiwrite/02_latency] [--jobs 2] [--force]
+        [--set NAME=VALUE] [--set jcra_recipe.train.steps=500]
 """
 
 from __future__ import annotations
 
 import argparse
 import fcntl
+import importlib
+import importlib.util
 import json
 import os
 import re
@@ -55,6 +58,12 @@ class Job:
     profile: str
     parameters: dict[str, Any]
     library: list[Path] = field(default_factory=list)
+    sections: dict[str, Any] = field(default_factory=dict)  # profile sections its library reads, --set applied
+    section_overrides: dict[str, Any] = field(default_factory=dict)  # {"jcra_recipe.train.steps": 500}
+
+    def recorded_parameters(self) -> dict[str, Any]:
+        """What the manifest records: the notebook parameters and the profile-section overrides."""
+        return {**self.parameters, **self.section_overrides}
 
     def input_hash(self, figures_root: Path) -> str:
         inputs = {
@@ -63,6 +72,8 @@ class Job:
             "library": sha256_files(self.library, paths.REPO_ROOT),
             "data": sha256_files(_data_files(), paths.REPO_ROOT),
         }
+        if self.sections:  # a changed training budget re-runs the notebooks that train with it
+            inputs["sections"] = self.sections
         if self.name == CLAIMS_NOTEBOOK:
             records = sorted(figures_root.glob(f"*/**/{claims.RECORDS_FILE}"))
             inputs["claim_records"] = {str(p.relative_to(figures_root)): sha256_file(p) for p in records}
@@ -100,12 +111,17 @@ def plan(
     """Validated jobs for ``profile``; raises ParameterError/ValueError before anything runs.
 
     ``overrides`` (parameter name to value) replace the profile's values in the ``only`` notebooks,
-    e.g. ``{"coco_root": "/data/coco"}`` for ``jcra/02_train_eval``.
+    e.g. ``{"coco_root": "/data/coco"}`` for ``jcra/02_train_eval``. A dotted name sets a value of a
+    profile section (``profiles.SECTIONS``), e.g. ``{"jcra_recipe.train.steps": 500}``, for every
+    planned notebook whose library reads that section; it needs no ``only``.
     """
+    section_values = {name: value for name, value in (overrides or {}).items() if "." in name}
+    overrides = {name: value for name, value in (overrides or {}).items() if "." not in name}
     if overrides and not only:
         raise ValueError("--set needs --only (NOTEBOOK=... with make): say which notebook the values are for")
     notebooks_dir = notebooks_dir or paths.NOTEBOOKS_DIR
     per_notebook = profiles.load(profile, profiles_dir)
+    sections = _profile_sections(profile, profiles_dir, section_values)
     notebooks = discover(notebooks_dir)
     names = {notebook_name(p, notebooks_dir) for p in notebooks}
     unknown = sorted(set(per_notebook) - names)
@@ -122,8 +138,43 @@ def plan(
             continue
         values = {**per_notebook.get(name, {}), **(overrides or {}), "profile": profile}
         params.validate(path, values)
-        jobs.append(Job(name, path, profile, values, deps.library_files(path)))
+        library = deps.library_files(path)
+        read = {section: content for section, content in sections.items() if _reader_file(section) in library}
+        set_here = {key: value for key, value in section_values.items() if key.split(".")[0] in read}
+        jobs.append(Job(name, path, profile, values, library, read, set_here))
+    unread = sorted({key for key in section_values if not any(key in job.section_overrides for job in jobs)})
+    if unread:
+        raise ValueError(f"--set {', '.join(unread)}: no notebook of this run reads that profile section")
     return jobs
+
+
+def _reader_file(section: str) -> Path:
+    """The library file of the module that reads profile section ``section``."""
+    return Path(importlib.util.find_spec(profiles.SECTIONS[section]).origin)
+
+
+def _profile_sections(profile: str, profiles_dir: Path | None, section_values: dict[str, Any]) -> dict[str, Any]:
+    """Every ``profiles.SECTIONS`` section of ``profile`` that it has, with ``section_values`` (dotted
+    names) applied and validated by the section's reader module."""
+    by_section: dict[str, dict[str, Any]] = {}
+    for name, value in section_values.items():
+        section, _, key = name.partition(".")
+        if section not in profiles.SECTIONS:
+            raise ValueError(
+                f"--set {name}: {section!r} is not a profile section; --set reaches notebook parameters "
+                f"(NAME=VALUE, with --only) and SECTION.KEY=VALUE for SECTION in: {', '.join(profiles.SECTIONS)}"
+            )
+        by_section.setdefault(section, {})[key] = value
+    sections = {}
+    for section, module in profiles.SECTIONS.items():
+        path, content = profiles.section(profile, section, profiles_dir)
+        if section in by_section:
+            if not isinstance(content, dict):
+                raise ValueError(f"--set {section}.*: {path} has no {section} section to override")
+            content = importlib.import_module(module).apply_overrides(content, by_section[section])
+        if content is not None:
+            sections[section] = content
+    return sections
 
 
 class Interrupted(Exception):
@@ -288,6 +339,7 @@ class Runner:
             "COMPANION_PROFILE": job.profile,
             progress.PROGRESS_ENV: str(status_file),
             "PYTHONHASHSEED": "0",
+            profiles.OVERRIDES_ENV: json.dumps(job.section_overrides),
         }
         if self.jobs > 1:  # notebooks share the cores: keep each one's thread pools from oversubscribing
             threads = str(max(1, (os.cpu_count() or 1) // self.jobs))
@@ -368,7 +420,7 @@ class Runner:
     def _record(self, job: Job, input_hash: str, files: list[Path], seconds: float) -> None:
         provenance = {
             "profile": job.profile,
-            "parameters": job.parameters,
+            "parameters": job.recorded_parameters(),
             "git_commit": manifest.git_commit(),
             "library_hash": sha256_files(job.library, paths.REPO_ROOT),
             "notebook_sha256": sha256_file(job.path),
@@ -429,12 +481,17 @@ def jobs_from_makeflags(makeflags: str | None) -> int:
 
 
 def parse_overrides(items: list[str]) -> dict:
-    """``["coco_root=/data/coco", "seeds=[0, 1]"]`` -> ``{"coco_root": "/data/coco", "seeds": [0, 1]}``."""
+    """``["coco_root=/data/coco", "seeds=[0, 1]"]`` -> ``{"coco_root": "/data/coco", "seeds": [0, 1]}``.
+
+    A dotted NAME (``jcra_recipe.train.steps=500``) names a value of a profile section."""
     overrides = {}
     for item in items:
         name, sep, text = item.partition("=")
-        if not sep or not name.strip().isidentifier():
-            raise ValueError(f"--set expects NAME=VALUE with a parameter name, got {item!r}")
+        if not sep or not all(part.isidentifier() for part in name.strip().split(".")):
+            raise ValueError(
+                f"--set expects NAME=VALUE with a parameter name or SECTION.KEY (e.g. jcra_recipe.train.steps), "
+                f"got {item!r}"
+            )
         value = yaml.safe_load(text) if text.strip() else ""
         if isinstance(value, str):
             try:
@@ -456,7 +513,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="override a parameter of the --only notebooks (VALUE is read as YAML)",
+        help="override a parameter of the --only notebooks, or with a dotted NAME a value of a profile section "
+        "such as jcra_recipe.train.steps (VALUE is read as YAML)",
     )
     args = parser.parse_args(argv)
     try:

@@ -5,22 +5,24 @@ Notebooks 01, 02, 03, 04 and 06 all ask for "the profile's model"; going through
 :func:`profile_checkpoint` gives them the same cached build artifact
 (``build/jcra/<config>-<hash>/checkpoint.pt``), trained once. The section's keys: ``config`` (a
 ``ModelConfig`` name), ``train_data`` and ``val_data`` (synthetic split parameters) and ``train``
-(``engine.TrainParams`` fields).
+(``engine.TrainParams`` fields). ``make figures SET="jcra_recipe.train.steps=500"`` overrides one
+value for every notebook of the run that uses the recipe (:func:`apply_overrides` validates it); a
+changed budget is a different cached model, since the cache key covers the training parameters.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from .. import paths, profiles
 from .bottomup import train as bottomup_train
-from .config import ModelConfig, get_config
+from .config import CONFIGS, ModelConfig, get_config
 from .data.coco import synthetic_paths
-from .data.synthetic import ensure_split
+from .data.synthetic import SyntheticConfig, ensure_split, split_config
 from .engine import TrainParams
 from .train import ensure_trained
 
@@ -42,20 +44,86 @@ class Recipe:
 
 
 RECIPE_SECTION = "jcra_recipe"
+_PARTS = {"train": TrainParams, "train_data": SyntheticConfig, "val_data": SyntheticConfig}
 
 
 def get_recipe(profile: str) -> Recipe:
-    """The recipe of ``profile``, read from its YAML file; a missing or malformed section is named."""
-    path = paths.PROFILES_DIR / f"{profile}.yaml"
-    if not path.is_file():
-        raise ValueError(f"profile must be one of {profiles.available()}, got {profile!r}")
-    section = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(RECIPE_SECTION)
+    """The recipe of ``profile``: its YAML section with the runner's ``--set jcra_recipe.KEY=VALUE``
+    overrides applied; a missing or malformed section, or a bad override, is named."""
+    path, section = profiles.section(profile, RECIPE_SECTION)
+    where = f"{path}: {RECIPE_SECTION}"
+    recipe = recipe_from_section(section, where)
+    overrides = profiles.section_overrides(RECIPE_SECTION)
+    return recipe_from_section(apply_overrides(section, overrides), where) if overrides else recipe
+
+
+def recipe_from_section(section: object, where: str = RECIPE_SECTION) -> Recipe:
+    """A validated ``Recipe`` of a ``jcra_recipe`` mapping; ``where`` starts every error message."""
     fields = {f.name for f in dataclasses.fields(Recipe)}
     if not isinstance(section, dict) or "config" not in section or set(section) - fields:
-        raise ValueError(f"{path}: {RECIPE_SECTION}: expected a mapping with config and some of {sorted(fields)}")
+        raise ValueError(f"{where}: expected a mapping with config and some of {sorted(fields)}")
     recipe = Recipe(**section)
-    recipe.train_params()  # bad training parameters fail here, naming the field
+    try:  # bad values fail here, naming the field
+        recipe.model_config()
+        recipe.train_params()
+        split_config("train", recipe.train_data)
+        split_config("val", recipe.val_data)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{where}: {error}") from None
     return recipe
+
+
+def override_keys() -> dict[str, object]:
+    """Every key ``--set jcra_recipe.KEY=VALUE`` may set, with its type: ``config``, ``train.steps``,
+    ``train_data.n_images``, ... (the fields of ``TrainParams`` and ``SyntheticConfig``)."""
+    keys: dict[str, object] = {"config": str}
+    for part, fields_of in _PARTS.items():
+        hints = typing.get_type_hints(fields_of)
+        keys.update({f"{part}.{f.name}": hints[f.name] for f in dataclasses.fields(fields_of)})
+    return keys
+
+
+def apply_overrides(section: dict, overrides: dict[str, object]) -> dict:
+    """A copy of ``section`` with overrides like ``{"train.steps": 500}`` set, each checked against
+    :func:`override_keys` (ValueError naming the key and what it allows), then the whole recipe."""
+    keys = override_keys()
+    merged = copy.deepcopy(section)
+    for key, value in overrides.items():
+        name = f"{RECIPE_SECTION}.{key}"
+        if key not in keys:
+            allowed = "; ".join(
+                [f"config (one of {', '.join(sorted(CONFIGS))})"]
+                + [f"{part}.{{{', '.join(f.name for f in dataclasses.fields(cls))}}}" for part, cls in _PARTS.items()]
+            )
+            raise ValueError(f"unknown key {name}; --set can reach {RECIPE_SECTION}.KEY for KEY in: {allowed}")
+        checked = _typed(value, keys[key])
+        if checked is None or (key == "config" and checked not in CONFIGS):
+            expected = f"one of {', '.join(sorted(CONFIGS))}" if key == "config" else _type_name(keys[key])
+            raise ValueError(f"{name} must be {expected}, got {value!r}")
+        part, _, field_name = key.rpartition(".")
+        (merged.setdefault(part, {}) if part else merged)[field_name] = checked
+    settings = ", ".join(f"{RECIPE_SECTION}.{key}={value!r}" for key, value in overrides.items())
+    recipe_from_section(merged, f"{RECIPE_SECTION} with --set {settings}")
+    return merged
+
+
+def _typed(value: object, expected: object) -> object:
+    """``value`` as ``expected`` (int, float, bool, str or a fixed-length tuple), or None if it is not one."""
+    if typing.get_origin(expected) is tuple:
+        items = typing.get_args(expected)
+        if not isinstance(value, (list, tuple)) or len(value) != len(items):
+            return None
+        typed = [_typed(v, t) for v, t in zip(value, items, strict=True)]
+        return None if any(v is None for v in typed) else typed
+    if isinstance(value, bool) != (expected is bool):
+        return None
+    if expected is float and isinstance(value, (int, float)):
+        return float(value)  # 1 and 1.0 are one budget, one cache key
+    return value if isinstance(value, expected) else None
+
+
+def _type_name(expected: object) -> str:
+    return expected.__name__ if isinstance(expected, type) else str(expected)
 
 
 def profile_checkpoint(
