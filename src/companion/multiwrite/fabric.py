@@ -14,13 +14,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from functools import partial
 
 from companion.multiwrite.scenario import Scenario
-from companion.multiwrite.server import Chunk, Engine, FanOut, Hold, Link, Replicator, Server
+from companion.multiwrite.server import Chunk, Engine, FanOut, Hold, Link, Replicator, Server, Sink
 from companion.multiwrite.topology import Topology, rank_node
 
 Route = dict[str, tuple]
+
+
+def _arrival_at(node: str) -> Callable[[Chunk, Hold | None], None]:
+    """What a chunk arriving at ``node`` does: go on along every branch its route takes from there.
+    (A closure, not a bound method: it runs once per chunk and hop.)"""
+
+    def arrive(chunk: Chunk, hold: Hold | None) -> None:
+        outs = chunk.route[node]
+        if hold is not None:
+            hold.remaining = len(outs)
+        for server, sink in outs:
+            server.push(chunk, hold, sink)
+
+    return arrive
 
 
 class Fabric:
@@ -31,9 +44,11 @@ class Fabric:
         env,
         scenario: Scenario,
         topology: Topology,
-        deliver: Callable[[int, Chunk], None],
+        receiver: Callable[[int], Sink],
         track_duplication: bool = True,
     ):
+        """``receiver(rank)``: what rank ``rank`` does with a chunk its receive engine wrote to memory
+        (asked when a route to it is first built, so ranks may be created after the fabric)."""
         self.env = env
         self.scenario = scenario
         self.topology = topology
@@ -67,8 +82,8 @@ class Fabric:
             if replicating
             else {}
         )
-        self._into_node = {node: partial(self.forward, node) for node in topology.graph.nodes}
-        self._receive = [partial(deliver, r) for r in range(scenario.ranks)]
+        self._into_node = {node: _arrival_at(node) for node in topology.graph.nodes}
+        self._receiver = receiver
         self._routes: dict[tuple, Route] = {}
 
     # --- moving chunks --------------------------------------------------------------------------
@@ -78,11 +93,7 @@ class Fabric:
 
     def forward(self, node: str, chunk: Chunk, hold: Hold | None) -> None:
         """``chunk`` stands at ``node``: send it on every branch its route takes from there."""
-        outs = chunk.route[node]
-        if hold is not None:
-            hold.remaining = len(outs)
-        for server, sink in outs:
-            server.push(chunk, hold, sink)
+        self._into_node[node](chunk, hold)
 
     # --- routes ---------------------------------------------------------------------------------
     def route(self, src: int, dests: tuple[int, ...], multicast: bool) -> Route:
@@ -105,7 +116,7 @@ class Fabric:
                 outs = ((self.replicators[node], FanOut(outs)),)
             route[node] = outs
         for dst in dests:
-            route[rank_node(dst)] = ((self.receive_engines[dst], self._receive[dst]),)
+            route[rank_node(dst)] = ((self.receive_engines[dst], self._receiver(dst)),)
         self._routes[key] = route
         return route
 

@@ -55,7 +55,7 @@ class Rank:
         route = self.fabric.route(write.src, write.dests, multicast=write.kind != "unicast")
         header = self.header_bytes[write.kind]
         for pieces in write.chunks:
-            payload = sum(n for _, n in pieces)
+            payload = pieces[0][1] if len(pieces) == 1 else sum(n for _, n in pieces)
             packets = math.ceil(payload / self.mtu_bytes)
             self.send_when_ready(Chunk(op, route, pieces, payload, payload + packets * header, packets))
 

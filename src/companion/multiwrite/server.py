@@ -3,9 +3,14 @@
 A server takes chunks in arrival order and is busy ``wire_bytes / bandwidth_Bps`` with each
 (ASTRA-sim's congestion-aware link model); a chunk reaches its next stop ``latency_s`` after its
 last byte left. The simulator moves hundreds of thousands of chunks per run, so the work per
-chunk and server is kept to one or two simpy events: a link without flow control knows, when a
-chunk arrives, exactly when it will leave (FIFO: after everything already queued), and schedules
-its arrival downstream directly -- one event.
+chunk and server is kept to one or two events: a link without flow control knows, when a chunk
+arrives, exactly when it will leave (FIFO: after everything already queued), and schedules its
+arrival downstream directly -- one event.
+
+Events: a server's own events are plain tuples ``(function, a, b)`` in simpy's event queue,
+run as ``function(a, b)`` by :meth:`companion.multiwrite.simulation.Simulation.run` (the only
+loop that runs this queue). They take the place a ``simpy.Timeout`` would (time, NORMAL
+priority, next event id), so the order of events is simpy's, without an event object each.
 
 Lossless flow control (optional): a :class:`Link` with a finite ``buffer_bytes`` starts a chunk
 only when the input buffer at its far end has room (credits). The chunk keeps its place in that
@@ -19,9 +24,10 @@ unsent part of the chunk in service included.
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from heapq import heappush
+from itertools import chain
 
 from simpy.events import NORMAL
 
@@ -65,25 +71,6 @@ class Hold:
             self.link.return_credit(self.wire_bytes)
 
 
-class Timer:
-    """A bare simpy event that fires ``callback`` after a delay: what ``simpy.Timeout(...)
-    .callbacks.append(callback)`` does, minus its bookkeeping. It takes the same place in the
-    event queue (time, NORMAL priority, next event id), so runs are identical, only faster."""
-
-    __slots__ = ("callbacks", "_value", "_ok")
-
-    def __init__(self, env, delay: float, callback: Callable, value=None):
-        self.callbacks = (callback,)
-        self._value = value
-        self._ok = True
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
-
-
-def _arrive(event: Timer) -> None:
-    sink, chunk, hold = event._value
-    sink(chunk, hold)
-
-
 class Server:
     """A FIFO server of bandwidth ``bandwidth_Bps`` whose output reaches the next stop after ``latency_s``."""
 
@@ -99,6 +86,8 @@ class Server:
         "queued_bytes",
         "max_queue_bytes",
         "busy_s",
+        "_events",
+        "_event_ids",
     )
 
     def __init__(self, env, name: str, bandwidth_Bps: float, latency_s: float = 0.0):
@@ -113,9 +102,11 @@ class Server:
         self.queued_bytes = 0
         self.max_queue_bytes = 0
         self.busy_s = 0.0
+        self._events = env._queue  # simpy's event heap and id counter: both live as long as env
+        self._event_ids = env._eid
 
     def _note_backlog(self) -> None:
-        in_service = (self.free_at - self.env.now) * self.bandwidth_Bps if self.busy else 0.0
+        in_service = (self.free_at - self.env._now) * self.bandwidth_Bps if self.busy else 0.0
         backlog = self.queued_bytes + in_service
         if backlog > self.max_queue_bytes:
             self.max_queue_bytes = backlog
@@ -142,13 +133,15 @@ class Server:
         self.current = entry
         service_s = self._service_s(entry)
         self.busy_s += service_s
-        self.free_at = self.env.now + service_s
-        Timer(self.env, service_s, self._finish)
+        now = self.env._now
+        self.free_at = now + service_s
+        event = (Server._finish, self, None)  # subclasses that finish differently start differently too
+        heappush(self._events, (now + service_s, NORMAL, next(self._event_ids), event))
 
     def _service_s(self, entry: tuple) -> float:
         return entry[0].wire_bytes / self.bandwidth_Bps
 
-    def _finish(self, _event: Timer) -> None:
+    def _finish(self, _unused=None) -> None:
         entry = self.current
         chunk, hold, sink = entry[0], entry[1], entry[2]
         next_hold = entry[3] if len(entry) == 4 else None  # only a flow-controlled link takes a downstream place
@@ -159,7 +152,8 @@ class Server:
             self._start()
         next_hold = self._pass_hold(hold, next_hold)
         if self.latency_s:
-            Timer(self.env, self.latency_s, _arrive, (sink, chunk, next_hold))
+            event = (sink, chunk, next_hold)  # reaches the next stop: sink(chunk, next_hold)
+            heappush(self._events, (self.env._now + self.latency_s, NORMAL, next(self._event_ids), event))
         else:
             sink(chunk, next_hold)
 
@@ -179,6 +173,8 @@ class Engine(Server):
     Outstanding writes share it round-robin, one chunk at a time, as a NIC serves its queue
     pairs: chunks are grouped into flows by route (one flow per destination set, and the
     incoming chunks of each sender form flows of their own). Within a flow, order is FIFO.
+    An engine has no latency and no flow-control place of its own: :meth:`_start` and
+    :meth:`_finish` are :class:`Server`'s, specialised to that.
     """
 
     __slots__ = ("flows",)
@@ -188,7 +184,12 @@ class Engine(Server):
         self.flows: dict[int, deque] = {}  # flow -> its waiting chunks; ``queue`` holds the flows' turns
 
     def push(self, chunk: Chunk, hold: Hold | None, sink: Sink) -> None:
-        self._note_backlog()
+        if not self.busy:  # idle, so nothing waits (no backlog to note): serve it at once
+            self._serve((chunk, hold, sink))
+            return
+        backlog = self.queued_bytes + (self.free_at - self.env._now) * self.bandwidth_Bps  # Server._note_backlog
+        if backlog > self.max_queue_bytes:
+            self.max_queue_bytes = backlog
         flow = id(chunk.route)
         waiting = self.flows.get(flow)
         if waiting is None:
@@ -196,10 +197,8 @@ class Engine(Server):
             self.queue.append(flow)
         waiting.append((chunk, hold, sink))
         self.queued_bytes += chunk.wire_bytes
-        if not self.busy:
-            self._start()
 
-    def _next(self) -> tuple:
+    def _start(self) -> None:
         flow = self.queue.popleft()
         waiting = self.flows[flow]
         entry = waiting.popleft()
@@ -207,7 +206,27 @@ class Engine(Server):
             self.queue.append(flow)
         else:
             del self.flows[flow]
-        return entry
+        self.queued_bytes -= entry[0].wire_bytes
+        self._serve(entry)
+
+    def _serve(self, entry: tuple) -> None:
+        self.busy = True
+        self.current = entry
+        service_s = entry[0].wire_bytes / self.bandwidth_Bps
+        self.busy_s += service_s
+        now = self.env._now
+        self.free_at = now + service_s
+        heappush(self._events, (now + service_s, NORMAL, next(self._event_ids), (Engine._finish, self, None)))
+
+    def _finish(self, _unused=None) -> None:
+        chunk, hold, sink = self.current
+        self.current = None
+        self.busy = False
+        if self.queue:  # start the next chunk before handing this one on: the sink may push here again
+            self._start()
+        if hold is not None:
+            hold.release()
+        sink(chunk, None)
 
 
 class FanOut:
@@ -249,19 +268,21 @@ class Replicator(Server):
 
 
 class Link(Server):
-    """A directed link ``src -> dst`` with per-link traffic statistics and optional credits."""
+    """A directed link ``src -> dst`` with per-link traffic statistics and optional credits.
+
+    ``max_duplication`` (most copies of one payload piece this link carried) is counted at the
+    end of the run from the pieces it sent (``track_duplication``; 0 when not tracked).
+    """
 
     __slots__ = (
         "src",
         "dst",
         "credit_bytes",
+        "lossless",
         "bytes",
         "payload_bytes",
         "packets",
-        "chunks",
-        "copies_of",
-        "max_duplication",
-        "track_duplication",
+        "sent_pieces",
     )
 
     def __init__(
@@ -278,21 +299,18 @@ class Link(Server):
         self.src = src
         self.dst = dst
         self.credit_bytes = buffer_bytes
+        self.lossless = buffer_bytes != math.inf
         self.bytes = 0
         self.payload_bytes = 0
         self.packets = 0
-        self.chunks = 0
-        self.copies_of: dict = {}
-        self.max_duplication = 0
-        self.track_duplication = track_duplication
+        self.sent_pieces: list | None = [] if track_duplication else None  # the pieces of every chunk sent
 
     def push(self, chunk: Chunk, hold: Hold | None, sink: Sink) -> None:
-        if self.credit_bytes != math.inf:
+        if self.lossless:
             super().push(chunk, hold, sink)
             return
         # No flow control: FIFO means this chunk leaves once everything queued before it has left.
-        env = self.env
-        now = env._now
+        now = self.env._now
         free_at = self.free_at
         if free_at > now:
             backlog = (free_at - now) * self.bandwidth_Bps
@@ -300,11 +318,17 @@ class Link(Server):
                 self.max_queue_bytes = backlog
         else:
             free_at = now
-        service_s = chunk.wire_bytes / self.bandwidth_Bps
+        wire_bytes = chunk.wire_bytes
+        service_s = wire_bytes / self.bandwidth_Bps
         self.free_at = free_at = free_at + service_s
         self.busy_s += service_s
-        self._sent(chunk)
-        Timer(env, free_at - now + self.latency_s, _arrive, (sink, chunk, None))
+        self.bytes += wire_bytes  # what _sent counts, inline: this is the simulator's busiest line
+        self.payload_bytes += chunk.payload_bytes
+        self.packets += chunk.packets
+        if self.sent_pieces is not None:
+            self.sent_pieces.append(chunk.pieces)
+        arrival_s = now + (free_at - now + self.latency_s)
+        heappush(self._events, (arrival_s, NORMAL, next(self._event_ids), (sink, chunk, None)))
 
     def _next(self) -> tuple | None:
         chunk, hold, sink = self.queue[0]
@@ -323,11 +347,13 @@ class Link(Server):
         self.bytes += chunk.wire_bytes
         self.payload_bytes += chunk.payload_bytes
         self.packets += chunk.packets
-        self.chunks += 1
-        if self.track_duplication:
-            copies_of = self.copies_of
-            for key, _ in chunk.pieces:
-                count = copies_of.get(key, 0) + 1
-                copies_of[key] = count
-                if count > self.max_duplication:
-                    self.max_duplication = count
+        if self.sent_pieces is not None:
+            self.sent_pieces.append(chunk.pieces)
+
+    @property
+    def max_duplication(self) -> int:
+        """Most times one payload piece crossed this link (0 when duplication is not tracked)."""
+        if not self.sent_pieces:
+            return 0
+        counts = Counter(key for key, _ in chain.from_iterable(self.sent_pieces))
+        return max(counts.values(), default=0)

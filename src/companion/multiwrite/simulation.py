@@ -35,15 +35,13 @@ class Simulation:
         self.env = simpy.Environment()
         self.topology = topology_module.build(scenario)
         self.ranks: list[Rank] = []
-        self.fabric = Fabric(self.env, scenario, self.topology, self._deliver, track_duplication)
+        self.fabric = Fabric(self.env, scenario, self.topology, self._receiver, track_duplication)
         self.groups = GroupTable(self.env, scenario, self.topology)
         self.ranks = [Rank(r, self.env, scenario, self.fabric, self.groups) for r in range(scenario.ranks)]
         self.events = 0
 
-    def _deliver(self, rank: int, chunk, hold) -> None:
-        if hold is not None:
-            hold.release()
-        self.ranks[rank].receive(chunk)
+    def _receiver(self, rank: int):
+        return self.ranks[rank].receive  # a receive engine hands on no buffer place: no hold to release
 
     def launch(self, plan: Plan, index: int = 0, delays_s: list[float] | None = None) -> Operation:
         """Start ``plan`` now; rank r begins after ``delays_s[r]`` (default: all at once)."""
@@ -65,6 +63,7 @@ class Simulation:
         report_at = REPORT_BATCH if progress is not None else math.inf
         last_report = started
         # simpy's Environment.step, inlined (same order, same failure check): the loop runs once per event.
+        # A server's event is a plain tuple (function, a, b) (see companion.multiwrite.server).
         while until is None or until.callbacks is not None:
             try:
                 env._now, _, _, event = heappop(queue)
@@ -74,13 +73,6 @@ class Simulation:
                         "the simulation ran out of events before the operation completed (a deadlock)"
                     ) from None
                 break
-            callbacks, event.callbacks = event.callbacks, None
-            for callback in callbacks:
-                callback(event)
-            if not event._ok and not hasattr(event, "_defused"):
-                error = type(event._value)(*event._value.args)
-                error.__cause__ = event._value
-                raise error
             count += 1
             if count >= report_at:
                 report_at += REPORT_BATCH
@@ -89,6 +81,17 @@ class Simulation:
                     last_report = now
                     rate = count / (now - started)
                     progress(f"simulated {env.now * 1e6:.1f} us, {count} events, {rate:,.0f} events/s")
+            if event.__class__ is tuple:
+                function, a, b = event
+                function(a, b)
+                continue
+            callbacks, event.callbacks = event.callbacks, None
+            for callback in callbacks:
+                callback(event)
+            if not event._ok and not hasattr(event, "_defused"):
+                error = type(event._value)(*event._value.args)
+                error.__cause__ = event._value
+                raise error
         self.events += count
         return count
 
