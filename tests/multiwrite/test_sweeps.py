@@ -56,3 +56,24 @@ def test_link_sweep_labels_link_classes(build_dir):
     )
     assert set(links["link_class"]) == {"rank->leaf", "leaf->rank", "leaf->spine", "spine->leaf"}
     assert sweeps.link_class("r1", "r2") == "rank->rank" and sweeps.link_class("sw", "r0") == "sw->rank"
+
+
+def test_a_scenario_listed_twice_is_measured_once(build_dir, monkeypatch):
+    measured = []
+    real = sweeps.measure
+    monkeypatch.setattr(sweeps, "measure", lambda s, **kw: measured.append(s) or real(s, **kw))
+    mesh, ring = Scenario(ranks=4, message_bytes=4096), Scenario(ranks=4, message_bytes=4096, algorithm="ring")
+    frame = sweeps.sweep([mesh, ring, mesh], name="twice", max_workers=1)
+    assert sorted(s.algorithm for s in measured) == ["mesh", "ring"]
+    assert list(frame["algorithm"]) == ["mesh", "ring", "mesh"]
+    pd.testing.assert_series_equal(frame.iloc[0], frame.iloc[2], check_names=False)
+
+
+def test_a_run_is_simulated_once_and_comes_back_bit_for_bit(build_dir, monkeypatch):
+    scenario = Scenario(ranks=8, ranks_per_node=4, topology="leafspine", algorithm="multiwrite", message_bytes=50_000)
+    first = sweeps.simulate_once(scenario)
+    monkeypatch.setattr(sweeps, "simulate", lambda s: pytest.fail("a stored run must not be simulated again"))
+    again = sweeps.simulate_once(scenario)
+    assert again.latency_s == first.latency_s and again.rank_completion_s == first.rank_completion_s
+    pd.testing.assert_frame_equal(again.links, first.links)
+    assert again.events == first.events and again.wall_s == first.wall_s

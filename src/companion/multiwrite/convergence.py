@@ -64,16 +64,21 @@ def simulate_converged(
     start: int = START_GRAIN,
     max_grain: int = MAX_GRAIN,
     progress: Callable[[str], None] | None = None,
+    runner: Callable[[Scenario], RunResult] | None = None,
 ) -> tuple[RunResult, Grain]:
     """Simulate ``scenario`` at the coarsest grain whose last doubling moved latency by < ``tolerance``.
 
     ``progress``: called with status lines (grain, simulated time, events/s) on long runs.
+    ``runner``: what simulates one grain (default :func:`simulate`; sweeps pass one that keeps
+    each run on disk, :func:`companion.multiwrite.sweeps.simulate_once`).
     """
     if not 0 < tolerance < 1:
         raise ValueError(f"tolerance must be in (0, 1), got {tolerance}")
     ladder = grain_ladder(scenario, start, max_grain)
 
     def run(chunks: int) -> RunResult:
+        if runner is not None:
+            return runner(at_grain(scenario, chunks))
         report = None if progress is None else (lambda line: progress(f"grain {chunks}: {line}"))
         return simulate(at_grain(scenario, chunks), progress=report)
 

@@ -25,7 +25,7 @@ from companion.multiwrite.convergence import MAX_GRAIN, Grain, simulate_converge
 from companion.multiwrite.operation import Operation, Plan, Write
 from companion.multiwrite.scenario import Scenario
 from companion.multiwrite.simulation import Simulation
-from companion.multiwrite.sweeps import UNICAST, code_version, run_all
+from companion.multiwrite.sweeps import UNICAST, code_version, run_all, simulate_once
 
 # Where the workload's defaults come from. None is from the MultiWrite paper, which gives no workload.
 ASSUMPTIONS = {
@@ -237,16 +237,26 @@ def cell_label(size: int, percentile: float) -> str:
     return f"p{percentile:g} at {size} B"
 
 
-def converged_grain(base: Scenario, algorithms: list[str], sizes: list[int], max_grain: int = MAX_GRAIN) -> Grain:
+def _converge(job: tuple[Scenario, int]) -> Grain:
+    scenario, max_grain = job
+    return simulate_converged(scenario, max_grain=max_grain, runner=simulate_once)[1]
+
+
+def converged_grain(
+    base: Scenario,
+    algorithms: list[str],
+    sizes: list[int],
+    max_grain: int = MAX_GRAIN,
+    executor=None,
+    max_workers: int = 1,
+) -> Grain:
     """One grain for the whole stress run: the finest converged grain (chunks per message) over
     single AllGathers of every algorithm and size on ``base``'s fabric (no background), with the
     largest last-doubling change among them; ``stop`` is ``grain cap`` if any run hit ``max_grain``
-    before converging (a departure to name), else ``converged``."""
-    grains = [
-        simulate_converged(base.with_(algorithm=a, message_bytes=m), max_grain=max_grain)[1]
-        for a in algorithms
-        for m in sizes
-    ]
+    before converging (a departure to name), else ``converged``. The runs go through ``executor``
+    or a pool of ``max_workers`` (see :func:`companion.multiwrite.sweeps.run_all`)."""
+    jobs = [(base.with_(algorithm=a, message_bytes=m), max_grain) for a in algorithms for m in sizes]
+    grains = run_all(_converge, jobs, executor, max_workers, what="converging the stress grain")
     changes = [g.change for g in grains if g.change is not None]
     capped = any(g.stop == "grain cap" for g in grains)
     return Grain(

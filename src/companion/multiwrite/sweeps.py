@@ -8,12 +8,18 @@ under a key naming every scenario and a hash of this package's source, so a figu
 re-simulates and a model change always does. By default the scenarios run in a local process
 pool of ``max_workers``; pass any Executor to run them elsewhere, e.g. a Dask cluster's through
 :func:`executor_for` (a notebook's ``scheduler`` parameter).
+
+Below the sweeps, every packet-model run (one scenario at one grain) is kept on disk as well
+(:func:`simulate_once`): notebooks share runs (a grain ladder's steps, the same default scenario
+in two studies, a sensitivity variant equal to the default), and each is simulated once. A
+scenario listed twice in one sweep is measured once.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import pickle
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -25,10 +31,12 @@ from typing import Any
 import pandas as pd
 
 from companion import progress
-from companion.cache import cached_frame
+from companion.atomic import write_bytes
+from companion.cache import cache_path, cached_frame
 from companion.hashing import sha256_files
 from companion.multiwrite import analytic, flow
 from companion.multiwrite.convergence import MAX_GRAIN, at_grain, simulate_converged
+from companion.multiwrite.result import RunResult
 from companion.multiwrite.scenario import ALGORITHMS, ALGORITHMS_FOR, MULTICAST_ALGORITHMS, Scenario
 from companion.multiwrite.simulation import simulate
 
@@ -44,6 +52,18 @@ def code_version() -> str:
     return sha256_files(package.glob("*.py"), package)[:16]
 
 
+def simulate_once(scenario: Scenario) -> RunResult:
+    """``simulate(scenario)``, computed once per scenario and code version and kept on disk
+    (``build/cache/mw_runs/``, pickled: the result comes back bit for bit, its ``wall_s`` that of
+    the run that computed it)."""
+    path = cache_path("mw_runs", {"code": code_version(), "scenario": asdict(scenario)}).with_suffix(".pickle")
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    result = simulate(scenario)
+    write_bytes(path, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    return result
+
+
 def grid(base: Scenario, **axes: Iterable[Any]) -> list[Scenario]:
     """Every combination of the given field values applied to ``base`` (validated)."""
     names = list(axes)
@@ -57,10 +77,10 @@ def measure(scenario: Scenario, converge: bool = True, max_grain: int = MAX_GRAI
     if scenario.model == "flow":  # fluid flows: no grain to converge; the analytic model is not run at scale
         result, used, converge = flow.simulate(scenario), scenario, False
     elif converge:
-        result, grain = simulate_converged(scenario, max_grain=max_grain)
+        result, grain = simulate_converged(scenario, max_grain=max_grain, runner=simulate_once)
         used = at_grain(scenario, grain.chunks_per_message)
     else:
-        result, used = simulate(scenario), scenario
+        result, used = simulate_once(scenario), scenario
     prediction = analytic.predict(used) if scenario.model == "packet" else None
     links = result.links
     return {
@@ -148,14 +168,14 @@ def sweep(
     key = {"code": code_version(), "converge": converge, "scenarios": [asdict(s) for s in scenarios]}
     if max_grain != MAX_GRAIN:
         key["max_grain"] = max_grain
-    # Slow scenarios first, so that a pool's last worker does not start the biggest job last.
-    order = sorted(range(len(scenarios)), key=lambda i: -_cost(scenarios[i]))
+    # Each distinct scenario once, slow ones first, so that a pool's last worker does not start the biggest job last.
+    distinct = sorted(dict.fromkeys(scenarios), key=lambda s: -_cost(s))
 
     def compute() -> pd.DataFrame:
         job = partial(measure, converge=converge, max_grain=max_grain)
-        rows = run_all(job, [scenarios[i] for i in order], executor, max_workers, what=f"simulating {name}")
-        by_index = dict(zip(order, rows))
-        return pd.DataFrame([by_index[i] for i in range(len(scenarios))])
+        rows = run_all(job, distinct, executor, max_workers, what=f"simulating {name}")
+        by_scenario = dict(zip(distinct, rows))
+        return pd.DataFrame([by_scenario[s] for s in scenarios])
 
     return cached_frame(name, key, compute)
 
