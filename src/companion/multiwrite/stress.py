@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from companion import stats
-from companion.cache import cached_frame
+from companion.cache import cache_path, cached_frame
 from companion.multiwrite import allgather
 from companion.multiwrite.convergence import MAX_GRAIN, Grain, simulate_converged
 from companion.multiwrite.operation import Operation, Plan, Write
@@ -132,16 +132,28 @@ def run_segment(job: tuple[Scenario, StressConfig, int]) -> pd.DataFrame:
 
 def stress(scenario: Scenario, config: StressConfig, executor=None, max_workers: int = 2) -> pd.DataFrame:
     """Every operation of the stress run for ``scenario.algorithm`` (cached)."""
-    if scenario.collective != "allgather":
-        raise ValueError("the stress run drives AllGather operations; set collective='allgather'")
-    key = {"code": code_version(), "scenario": asdict(scenario), "config": asdict(config)}
+    return stress_together([scenario], config, executor, max_workers)
 
-    def compute() -> pd.DataFrame:
-        jobs = [(scenario, config, segment) for segment in range(config.segments)]
-        what = f"stress run, {scenario.algorithm}"
-        return pd.concat(run_all(run_segment, jobs, executor, max_workers, what=what), ignore_index=True)
 
-    return cached_frame("mw_stress", key, compute)
+def stress_together(
+    scenarios: list[Scenario], config: StressConfig, executor=None, max_workers: int = 2
+) -> pd.DataFrame:
+    """The stress runs of several scenarios (one per algorithm), concatenated in order: the segments
+    of those not cached yet share one queue, and each scenario's run is cached on its own."""
+    for scenario in scenarios:
+        if scenario.collective != "allgather":
+            raise ValueError("the stress run drives AllGather operations; set collective='allgather'")
+    keys = [{"code": code_version(), "scenario": asdict(s), "config": asdict(config)} for s in scenarios]
+    missing = list(dict.fromkeys(s for s, key in zip(scenarios, keys) if not cache_path("mw_stress", key).exists()))
+    jobs = [(s, config, segment) for s in missing for segment in range(config.segments)]
+    what = "stress run, " + ", ".join(s.algorithm for s in missing)
+    segments = run_all(run_segment, jobs, executor, max_workers, what=what) if jobs else []
+    runs = {s: segments[i * config.segments : (i + 1) * config.segments] for i, s in enumerate(missing)}
+    frames = [
+        cached_frame("mw_stress", key, lambda s=s: pd.concat(runs[s], ignore_index=True))
+        for s, key in zip(scenarios, keys)
+    ]
+    return pd.concat(frames, ignore_index=True)
 
 
 def percentiles(frame: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:

@@ -163,25 +163,47 @@ def sweep(
     """One row per scenario (see :func:`measure`; ``converge=False`` keeps each scenario's own
     grain, for grain studies; ``max_grain`` caps the refinement, e.g. in the smoke profile), computed
     once and cached."""
-    if not scenarios:
-        raise ValueError("sweep: no scenarios given")
+    return sweep_together([(name, scenarios)], executor, max_workers, converge, max_grain)[0]
+
+
+def sweep_together(
+    studies: list[tuple[str, list[Scenario]]],
+    executor: Executor | None = None,
+    max_workers: int = 2,
+    converge: bool = True,
+    max_grain: int = MAX_GRAIN,
+) -> list[pd.DataFrame]:
+    """Several sweeps, ``(name, scenarios)`` each, as one: the scenarios of those not cached yet share
+    one queue (each distinct scenario once, slow ones first, so that no worker idles while another
+    finishes a study's tail), and each frame is cached and returned exactly as :func:`sweep` gives it."""
+    for name, scenarios in studies:
+        if not scenarios:
+            raise ValueError(f"sweep {name!r}: no scenarios given")
+    keys = [_sweep_key(scenarios, converge, max_grain) for _, scenarios in studies]
+    missing = [(name, scenarios) for (name, scenarios), key in zip(studies, keys) if not cache_path(name, key).exists()]
+    distinct = sorted(dict.fromkeys(s for _, scenarios in missing for s in scenarios), key=lambda s: -_cost(s))
+    rows: dict[Scenario, dict] = {}
+    if distinct:
+        job = partial(measure, converge=converge, max_grain=max_grain)
+        what = "simulating " + ", ".join(dict.fromkeys(name for name, _ in missing))
+        rows = dict(zip(distinct, run_all(job, distinct, executor, max_workers, what=what)))
+    return [
+        cached_frame(name, key, lambda scenarios=scenarios: pd.DataFrame([rows[s] for s in scenarios]))
+        for (name, scenarios), key in zip(studies, keys)
+    ]
+
+
+def _sweep_key(scenarios: list[Scenario], converge: bool, max_grain: int) -> dict[str, Any]:
     key = {"code": code_version(), "converge": converge, "scenarios": [asdict(s) for s in scenarios]}
     if max_grain != MAX_GRAIN:
         key["max_grain"] = max_grain
-    # Each distinct scenario once, slow ones first, so that a pool's last worker does not start the biggest job last.
-    distinct = sorted(dict.fromkeys(scenarios), key=lambda s: -_cost(s))
-
-    def compute() -> pd.DataFrame:
-        job = partial(measure, converge=converge, max_grain=max_grain)
-        rows = run_all(job, distinct, executor, max_workers, what=f"simulating {name}")
-        by_scenario = dict(zip(distinct, rows))
-        return pd.DataFrame([by_scenario[s] for s in scenarios])
-
-    return cached_frame(name, key, compute)
+    return key
 
 
 def _cost(s: Scenario) -> float:
     """Rough number of chunk moves, to schedule big scenarios first."""
+    if s.collective == "dispatch":
+        return s.ranks * s.tokens_per_rank * min(s.top_k, s.ranks)
     chunks = math.ceil(s.message_bytes / s.chunk_bytes_for(s.message_bytes))
     return s.ranks * (s.ranks - 1) * chunks
 
