@@ -122,13 +122,33 @@ def test_coco_ap_against_the_reading_and_the_nearest_public_design(low, high, ou
 
 # ----------------------------------------------------------------------------- jcra.crowdpose
 
-PROXY = {"easy": (50.0, 40.0), "medium": (30.0, 25.0), "hard": (10.0, 12.0)}
+PROXY = {
+    "easy": {
+        "jcra": _interval(50.0, 45.0, 55.0),
+        "bottomup": _interval(40.0, 35.0, 45.0),
+        "difference": _interval(10.0, 4.0, 16.0),
+    },
+    "medium": {
+        "jcra": _interval(30.0, 26.0, 34.0),
+        "bottomup": _interval(25.0, 20.0, 30.0),
+        "difference": _interval(5.0, -1.0, 11.0),
+    },
+    "hard": {
+        "jcra": _interval(10.0, 8.0, 12.0),
+        "bottomup": _interval(16.0, 13.0, 19.0),
+        "difference": _interval(-6.0, -9.0, -3.0),
+    },
+}
 
 
-def test_crowdpose_without_data_reports_the_labelled_proxy():
+def test_crowdpose_without_data_reports_the_labelled_proxy_with_its_intervals():
     decision = verdicts.crowdpose(PROXY)
-    assert decision.outcome == "not measurable here"
-    assert "synthetic crowd proxy" in decision.reason and "hard 10.0 vs 12.0" in decision.reason
+    assert decision.outcome == "not measurable here"  # a synthetic proxy never decides, whatever it says
+    assert "synthetic crowd proxy" in decision.reason and "95% bootstrap CI" in decision.reason
+    assert "hard 10.0 [8.0, 12.0] vs 16.0 [13.0, 19.0], difference -6.0 [-9.0, -3.0]" in decision.reason
+    assert "easy 50.0 [45.0, 55.0] vs 40.0 [35.0, 45.0], difference +10.0 [+4.0, +16.0]" in decision.reason
+    assert "JCRA ahead at: easy; behind at: hard;" in decision.reason  # medium's interval contains 0
+    assert "no level measured" in verdicts.crowdpose({}).reason
 
 
 def test_crowdpose_compares_only_the_test_split_with_published_rows():

@@ -6,6 +6,7 @@ model on these images"; it sits above ``predict`` (which never imports it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +14,13 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from ..stats import Interval, bootstrap_indices
+from ..stats import RESAMPLES, Interval, bootstrap_indices
 from . import engine, metrics
 from . import train as jcra_train
 from .bottomup import predict as bottomup_predict
 from .bottomup import train as bottomup_train
 from .bottomup.model import AssociativeEmbedding
+from .data import crowd
 from .data.coco import load_annotations, synthetic_paths
 from .data.synthetic import ensure_split
 from .predict import evaluation_dataset, predict_dataset, results_by_image
@@ -131,3 +133,45 @@ def grouping(
         return float(chosen.mean())
 
     return bootstrap_indices(share, len(per_image)), purity
+
+
+def crowd_level_intervals(
+    annotation_file: Path | str,
+    results: dict[str, list[dict]],
+    seed: int = 0,
+    resamples: int = RESAMPLES,
+) -> dict[str, dict[str, Interval]]:
+    """AP (%) by crowd level of two models' ``results`` on one CrowdPose-style file, with intervals.
+
+    ``results``: two entries, model name -> COCO results, e.g. ``{"jcra": ..., "bottomup": ...}``.
+    Returns, for each crowd level that has images (``crowd.LEVELS`` order), each model's AP and
+    ``"difference"`` (first model minus second), each with a 95% percentile bootstrap interval over
+    the level's images, seeded and paired (both models are scored on the same resampled images).
+    AP is xtcocotools' keypoints_crowd AP recomputed from its per-image matching, so the estimates
+    are the APE / APM / APH of :func:`metrics.coco_keypoint_stats` (``mode="crowdpose"``).
+    """
+    if len(results) != 2:
+        raise ValueError(f"results must name two models (model, baseline), got {sorted(results)}")
+    positions = {image.id: i for i, image in enumerate(load_annotations(annotation_file).images)}
+    evaluations = {
+        name: metrics.image_evaluations(annotation_file, found, "crowdpose") for name, found in results.items()
+    }
+    first, second = evaluations
+
+    def ap(name: str, images: np.ndarray, drawn: np.ndarray | None = None) -> float:
+        return 100 * metrics.average_precision(evaluations[name], images if drawn is None else images[drawn])
+
+    def difference(images: np.ndarray, drawn: np.ndarray) -> float:
+        return ap(first, images, drawn) - ap(second, images, drawn)
+
+    out = {}
+    for level, image_ids in crowd.images_by_level(annotation_file).items():
+        images = np.array([positions[i] for i in image_ids], dtype=int)
+        if not len(images) or min(ap(name, images) for name in results) < 0:  # no ground truth at this level
+            continue
+        statistics = {name: partial(ap, name, images) for name in results} | {"difference": partial(difference, images)}
+        out[level] = {
+            name: bootstrap_indices(statistic, len(images), resamples=resamples, seed=seed)
+            for name, statistic in statistics.items()
+        }
+    return out

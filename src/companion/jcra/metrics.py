@@ -399,11 +399,20 @@ class ImageEvaluation:
     ground_truth: int
 
 
-def image_evaluations(gt_json: Path | str, results: list | Path | str) -> list[ImageEvaluation]:
-    """pycocotools' per-image matching of ``results``, one entry per image of ``gt_json`` in file
-    order, so that :func:`average_precision` can recompute AP on any multiset of images (bootstrap)."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
+def image_evaluations(gt_json: Path | str, results: list | Path | str, mode: str = "coco") -> list[ImageEvaluation]:
+    """The evaluator's per-image matching of ``results``, one entry per image of ``gt_json`` in file
+    order, so that :func:`average_precision` can recompute AP on any multiset of images (bootstrap).
+
+    ``mode`` as in :func:`coco_keypoint_stats`: "coco" (pycocotools) or "crowdpose" (xtcocotools'
+    keypoints_crowd with its OKS scale of 0.53 x box area; :func:`average_precision` over the
+    images of one crowd level is then that level's APE / APM / APH)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "coco":
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+    else:
+        COCO, COCOeval = import_xtcocotools()
 
     annotations = load_annotations(gt_json)
     detections = _load_results(results)
@@ -414,8 +423,11 @@ def image_evaluations(gt_json: Path | str, results: list | Path | str) -> list[I
         return [dataclasses.replace(empty, ground_truth=n) for n in counts]
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(str(gt_json))
-        evaluator = COCOeval(gt, gt.loadRes(detections), "keypoints")
-        evaluator.params.kpt_oks_sigmas = annotations.layout.sigmas
+        if mode == "coco":
+            evaluator = COCOeval(gt, gt.loadRes(detections), "keypoints")
+            evaluator.params.kpt_oks_sigmas = annotations.layout.sigmas
+        else:
+            evaluator = COCOeval(gt, gt.loadRes(detections), "keypoints_crowd", annotations.layout.sigmas, False)
         evaluator.evaluate()
     per_image = dict(zip(evaluator.params.imgIds, evaluator.evalImgs[: len(evaluator.params.imgIds)]))
     out = []

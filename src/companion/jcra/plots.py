@@ -342,16 +342,24 @@ CROWD_LEVELS = {"APE": "easy", "APM": "medium", "APH": "hard"}
 
 def ap_by_crowd_level(measured: pd.DataFrame, reported: pd.DataFrame):
     """AP (%) by crowd level: rows measured here (left; synthetic unless named) and the published
-    CrowdPose test rows (right). Never in one chart: the data differ."""
+    CrowdPose test rows (right). Never in one chart: the data differ. A measured row with ``APE
+    low`` / ``APE high`` (etc.) columns gets those interval bounds as error bars."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1, 3]})
     x = np.arange(len(CROWD_LEVELS))
     width = 0.8 / max(len(measured), 1)
-    for i, row in enumerate(measured.itertuples()):
-        values = np.nan_to_num([getattr(row, name) for name in CROWD_LEVELS])
-        left.bar(x + i * width, values, width=width, label=f"{row.method} · {row.data}", color=plt.cm.tab10(i))
+    with_intervals = False
+    for i, row in enumerate(measured.to_dict("records")):
+        values = np.nan_to_num([row[name] for name in CROWD_LEVELS])
+        low = np.array([row.get(f"{name} low", np.nan) for name in CROWD_LEVELS], dtype=float)
+        high = np.array([row.get(f"{name} high", np.nan) for name in CROWD_LEVELS], dtype=float)
+        errors = np.nan_to_num([values - low, high - values])  # no bar: no interval
+        with_intervals = with_intervals or bool(np.isfinite(low).any())
+        label = f"{row['method']} · {row['data']}"
+        left.bar(x + i * width, values, width=width, yerr=errors, capsize=3, label=label, color=plt.cm.tab10(i))
     left.set(xticks=x + 0.4 - width / 2, xticklabels=list(CROWD_LEVELS.values()), ylabel="AP (%)", ylim=(0, 100))
     left.set_title("measured here (companion)", fontsize=9)
-    left.legend(fontsize=6)
+    note = "error bars: 95% CI over the level's images" if with_intervals else None
+    left.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.12), title=note, title_fontsize=6)
     if not (measured[list(CROWD_LEVELS)].fillna(0).to_numpy() > 0).any():
         note_empty(left, "AP 0 at every level: the model found no person (untrained or smoke profile)")
     width = 0.8 / len(reported)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from .. import paths, style
 from ..claims import load_registry
+from ..stats import Interval
 
 COCO_COLUMNS = ("AP", "AP50", "AP75", "APM", "APL", "AR")
 TABLE_COLUMNS = ("method", "backbone", "data", "split", *COCO_COLUMNS, "source")
@@ -33,15 +34,58 @@ def measured_row(method: str, backbone: str, data: str, split: str, stats: dict)
 CROWDPOSE_COLUMNS = ("AP", "AP50", "AP75", "APE", "APM", "APH")
 
 
-def crowdpose_row(method: str, data: str, stats: dict) -> dict:
-    """A CrowdPose-style row (%, NaN where a level has no image) from ``keypoints_crowd`` stats."""
-    return {
+CROWD_LEVEL_COLUMNS = {"easy": "APE", "medium": "APM", "hard": "APH"}
+PROXY_MODELS = {"jcra": "JCRA AP", "bottomup": "bottom-up AP", "difference": "JCRA - bottom-up"}
+
+
+def crowdpose_row(method: str, data: str, stats: dict, intervals: dict[str, Interval] | None = None) -> dict:
+    """A CrowdPose-style row (%, NaN where a level has no image) from ``keypoints_crowd`` stats;
+    ``intervals`` (crowd level -> AP % interval) add ``APE low`` / ``APE high`` etc., the bounds."""
+    row = {
         "method": method,
         "backbone": "companion ResNet",
         "data": data,
         "source": style.MEASURED,
         **{name: 100 * stats[name] if stats.get(name, -1) >= 0 else float("nan") for name in CROWDPOSE_COLUMNS},
     }
+    for level, interval in (intervals or {}).items():
+        row |= {f"{CROWD_LEVEL_COLUMNS[level]} low": interval.low, f"{CROWD_LEVEL_COLUMNS[level]} high": interval.high}
+    return row
+
+
+def crowd_proxy_table(proxy: dict[str, dict[str, Interval]], images: dict[str, int]) -> pd.DataFrame:
+    """One row per crowd level of the synthetic proxy (``evaluate.crowd_level_intervals``): the
+    level's images, JCRA's AP, the bottom-up baseline's and their difference (%), each with the
+    bounds of its 95% bootstrap interval over the level's images."""
+    rows = []
+    for level, intervals in proxy.items():
+        row = {"crowd level": level, "images": images[level]}
+        for key, label in PROXY_MODELS.items():
+            row |= {
+                label: intervals[key].estimate,
+                f"{label} low": intervals[key].low,
+                f"{label} high": intervals[key].high,
+            }
+        rows.append(row | {"source": style.MEASURED})
+    return pd.DataFrame(rows)
+
+
+def crowd_proxy_measured(stats: dict, baseline_stats: dict, proxy: dict[str, dict[str, Interval]]) -> dict:
+    """The claim record's ``measured`` for the synthetic proxy, in %: both models' AP, AP50 and AP75
+    (``synthetic_AP``, ``synthetic_bottomup_AP``, ...) and per crowd level each model's AP and the
+    difference with its interval (``synthetic_APE``, ``synthetic_bottomup_APE``,
+    ``synthetic_difference_APE``, each with ``_ci_low`` and ``_ci_high``)."""
+    overall = [name for name in CROWDPOSE_COLUMNS if name not in CROWD_LEVEL_COLUMNS.values()]
+    measured = {f"synthetic_{name}": 100 * stats[name] for name in overall if stats[name] >= 0}
+    measured |= {
+        f"synthetic_bottomup_{name}": 100 * baseline_stats[name] for name in overall if baseline_stats[name] >= 0
+    }
+    for level, intervals in proxy.items():
+        column = CROWD_LEVEL_COLUMNS[level]
+        measured |= intervals["jcra"].measured(f"synthetic_{column}")
+        measured |= intervals["bottomup"].measured(f"synthetic_bottomup_{column}")
+        measured |= intervals["difference"].measured(f"synthetic_difference_{column}")
+    return measured
 
 
 def crowdpose_baselines(path: Path | None = None) -> pd.DataFrame:
