@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-figures: $(STAMP)  ## rebuild every figure, table and the claims scoreboard (PROFILE=smoke|default|full, NOTEBOOK=name, SET="name=value ..."); default publishes to figures/, smoke to build/figures-smoke/, full to figures-full/
+figures: $(STAMP)  ## rebuild every figure, table and the claims scoreboard (PROFILE=smoke|default|full, NOTEBOOK=name, SET="name=value ..."; a dotted name such as jcra_recipe.train.steps sets a value of the profile's section); default publishes to figures/, smoke to build/figures-smoke/, full to figures-full/
 	@$(PY) -m companion.run --profile $(PROFILE) $(if $(NOTEBOOK),--only $(NOTEBOOK),) $(foreach s,$(SET),--set $(s))
 
 test: $(STAMP)  ## lint (ruff), then unit tests, property tests and nbval over every notebook (smoke profile)
