@@ -83,13 +83,14 @@ class Fabric:
             else {}
         )
         self._into_node = {node: _arrival_at(node) for node in topology.graph.nodes}
+        self._out_of_rank = [self._into_node[rank_node(r)] for r in range(scenario.ranks)]
         self._receiver = receiver
         self._routes: dict[tuple, Route] = {}
 
     # --- moving chunks --------------------------------------------------------------------------
     def inject(self, chunk: Chunk, src: int) -> None:
         """Hand a chunk of rank ``src`` to its send engine."""
-        self.send_engines[src].push(chunk, None, self._into_node[rank_node(src)])
+        self.send_engines[src].push(chunk, None, self._out_of_rank[src])
 
     def forward(self, node: str, chunk: Chunk, hold: Hold | None) -> None:
         """``chunk`` stands at ``node``: send it on every branch its route takes from there."""

@@ -60,12 +60,13 @@ class Rank:
             self.send_when_ready(Chunk(op, route, pieces, payload, payload + packets * header, packets))
 
     def send_when_ready(self, chunk: Chunk) -> None:
-        op = chunk.op
+        op, index = chunk.op, self.index
+        received = op.received[index]
         for key, _ in chunk.pieces:
-            if not op.holds(self.index, key):
-                op.waiting[self.index].setdefault(key, []).append(chunk)
+            if key[0] != index and key not in received:  # Operation.holds, inline: once per chunk sent
+                op.waiting[index].setdefault(key, []).append(chunk)
                 return
-        self.fabric.inject(chunk, self.index)
+        self.fabric.inject(chunk, index)
 
     def receive(self, chunk: Chunk, _hold=None) -> None:
         """The receive engine wrote ``chunk`` to memory: record it, release writes waiting for it."""
