@@ -92,10 +92,6 @@ class Fabric:
         """Hand a chunk of rank ``src`` to its send engine."""
         self.send_engines[src].push(chunk, None, self._out_of_rank[src])
 
-    def forward(self, node: str, chunk: Chunk, hold: Hold | None) -> None:
-        """``chunk`` stands at ``node``: send it on every branch its route takes from there."""
-        self._into_node[node](chunk, hold)
-
     # --- routes ---------------------------------------------------------------------------------
     def route(self, src: int, dests: tuple[int, ...], multicast: bool) -> Route:
         """Where a chunk from ``src`` to ``dests`` goes at each node (unicast: one destination)."""

@@ -85,9 +85,6 @@ class Operation:
         if self.missing[rank] == 0 and self.completion_s[rank] is None:
             self._complete(rank)
 
-    def holds(self, rank: int, key: Hashable) -> bool:
-        return key[0] == rank or key in self.received[rank]
-
     def deliver(self, rank: int, pieces) -> None:
         """Record the pieces of a chunk that reached ``rank``'s memory."""
         received, expected = self.received[rank], self.plan.expected[rank]

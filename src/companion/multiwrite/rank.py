@@ -63,7 +63,7 @@ class Rank:
         op, index = chunk.op, self.index
         received = op.received[index]
         for key, _ in chunk.pieces:
-            if key[0] != index and key not in received:  # Operation.holds, inline: once per chunk sent
+            if key[0] != index and key not in received:  # neither its own data nor received yet
                 op.waiting[index].setdefault(key, []).append(chunk)
                 return
         self.fabric.inject(chunk, index)
