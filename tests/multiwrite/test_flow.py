@@ -149,3 +149,75 @@ def test_event_window_changes_latency_by_under_half_a_percent(scenario):
     windowed = flow.simulate(scenario.with_(model="flow"))
     assert windowed.events < exact.events
     assert windowed.latency_us == pytest.approx(exact.latency_us, rel=0.005)
+
+
+def _reference_max_min(uses: list[dict[int, float]], capacity: list[float], caps: list[float]) -> list[float]:
+    """Textbook water-filling: every unfixed flow grows at one level t until a resource (or a cap) is
+    full; the flows there are fixed at t; repeat. One bottleneck level per round, pure Python."""
+    rate = [math.nan] * len(uses)
+    left = list(capacity)
+    unfixed = set(range(len(uses)))
+    while unfixed:
+        load = [0.0] * len(capacity)
+        for f in unfixed:
+            for c, w in uses[f].items():
+                load[c] += w
+        shares = [left[c] / load[c] for c in range(len(capacity)) if load[c] > 0]
+        level = min(shares + [caps[f] for f in unfixed])
+        full = {c for c in range(len(capacity)) if load[c] > 0 and left[c] / load[c] <= level * (1 + 1e-12)}
+        fixed = {f for f in unfixed if caps[f] <= level * (1 + 1e-12) or full & uses[f].keys()}
+        for f in fixed:
+            rate[f] = level
+            for c, w in uses[f].items():
+                left[c] -= w * level
+        unfixed -= fixed
+    return rate
+
+
+def _random_instance(rng: np.random.Generator) -> tuple[list[dict[int, float]], list[float], list[float]]:
+    resources = int(rng.integers(1, 8))
+    uses = []
+    for _ in range(int(rng.integers(1, 25))):
+        chosen = rng.choice(resources, size=int(rng.integers(1, resources + 1)), replace=False)
+        uses.append({int(c): float(rng.choice([1.0, 1.0, 2.0, 3.5])) for c in chosen})
+    capacity = [float(x) for x in rng.choice([1.0, 2.0, 5.0], size=resources) * rng.uniform(0.5, 1.5, resources)]
+    caps = [float(x) if rng.random() < 0.3 else math.inf for x in rng.uniform(0.01, 1.0, len(uses))]
+    return uses, capacity, caps
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_progressive_filling_matches_textbook_water_filling(seed):
+    uses, capacity, caps = _random_instance(np.random.default_rng(seed))
+    res = np.array([c for u in uses for c in u], dtype=np.int64)
+    weight = np.array([w for u in uses for w in u.values()])
+    lengths = np.array([len(u) for u in uses])
+    rates = flow.progressive_filling(res, weight, lengths, np.array(capacity), np.array(caps))
+    np.testing.assert_allclose(rates, _reference_max_min(uses, capacity, caps), rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        Scenario(collective="dispatch", algorithm="mesh", topology="leafspine", ranks=64, oversubscription=4.0),
+        Scenario(collective="dispatch", algorithm="multiwrite", topology="leafspine", ranks=64, oversubscription=4.0),
+        Scenario(algorithm="ring", topology="leafspine", ranks=32, oversubscription=2.0, message_bytes=65536),
+        Scenario(algorithm="hierarchical", topology="star", ranks=16, message_bytes=65536),
+    ],
+    ids=lambda s: f"{s.collective}-{s.algorithm}",
+)
+def test_solving_without_slack_resources_and_with_merged_twins_gives_the_full_solution(scenario, monkeypatch):
+    """Model._max_min leaves out resources far from saturation and merges twin flows: the flow
+    finish times must be those of progressive filling over every flow and every resource."""
+    scenario = scenario.with_(model="flow")
+    model = flow.Model(scenario)
+    reduced, _ = model.run()
+    merged = model.twins.count < len(model.flows.size)
+    monkeypatch.setattr(
+        flow.Model,
+        "_max_min",
+        lambda self, ids, entries, caps: flow.progressive_filling(*entries, self.flows.capacity, caps),
+    )
+    full, _ = flow.Model(scenario).run()
+    np.testing.assert_allclose(reduced, full, rtol=1e-9)
+    if scenario.collective == "dispatch" and scenario.algorithm == "mesh":
+        assert merged  # a rank's writes to one leaf share every resource but their receivers'

@@ -66,6 +66,10 @@ RELATIVE_TOLERANCE = 1e-9  # events closer than this (relative to the clock) are
 # The error this adds is measured in the tests.
 DEFAULT_RESOLUTION = 1e-3
 PROGRESS_INTERVAL_S = 2.0  # wall seconds between progress lines
+# A resource used below (1 - BINDING_MARGIN) of its capacity is left out of the next rate solve; one
+# used above (1 + OVERLOAD_TOLERANCE) without it is put back (see Model._max_min). Speed only.
+BINDING_MARGIN = 0.05
+OVERLOAD_TOLERANCE = 1e-12
 PIECE_CHECK_LIMIT = 3_000_000  # above this many (piece, receiver) deliveries, check bytes and counts only
 
 
@@ -316,9 +320,11 @@ class Model:
             )
         self.loads = _class_loads(self)
         self._drop_redundant_resources()
-        busiest = max(load[0] / self.flows.capacity[c] for c, load in self.loads.items())
+        busiest = float(np.max(self.loads[:, 0] / self.flows.capacity))
         last_post = float(self.flows.post_s.max(initial=0.0))
         self.window_s = resolution * max(busiest, last_post)  # both bound the latency from below
+        self.binding = np.ones(len(self.flows.capacity), dtype=bool)  # resources the next solve keeps
+        self._find_twins()
 
     # -- symmetry ---------------------------------------------------------------------------------
     def _find_shift(self) -> Shift:
@@ -374,7 +380,8 @@ class Model:
         self.flow_rank: list[int] = []
         self.flow_index: list[int] = []  # position in its rank's posted program
         self.dest_latency: list[dict[int, float]] = []
-        self.flow_resources: list[dict[int, float]] = []
+        # Actual resources of each flow (index -> weight), CSR: resources used[ptr[f]:ptr[f+1]].
+        used_ptr, used_res, used_weight = [0], [], []
         for r in reps:
             for k, (_, w) in enumerate(self.posting.programs[r]):
                 self.flow_of[(r, k)] = len(self.writes)
@@ -387,14 +394,18 @@ class Model:
 
         count = len(self.writes)
         size, post = np.empty(count), np.empty(count)
+        self.flow_payload, self.flow_packets = np.empty(count), np.empty(count)
         pred, supplier, lag = np.full(count, -1), np.full(count, -1), np.zeros(count)
         ptr, res_idx, weights = [0], [], []
         last_on_route: dict[tuple, int] = {}
         for f, w in enumerate(self.writes):
             r = self.flow_rank[f]
-            size[f] = _wire(s, w)[0]
+            size[f], self.flow_packets[f] = _wire(s, w)
+            self.flow_payload[f] = self.payload(w)
             used, latency = res.of_write(self.topo, w)
-            self.flow_resources.append(used)
+            used_res.extend(used)
+            used_weight.extend(used.values())
+            used_ptr.append(len(used_res))
             self.dest_latency.append(latency)
             merged: dict[int, float] = defaultdict(float)
             for i, x in used.items():
@@ -417,6 +428,9 @@ class Model:
         for r in reps:
             for k, (t, _) in enumerate(self.posting.programs[r]):
                 post[self.flow_of[(r, k)]] = t
+        self.used_ptr = np.array(used_ptr, dtype=np.int64)
+        self.used_res = np.array(used_res, dtype=np.int64)
+        self.used_weight = np.array(used_weight, dtype=float)
         self.flows = Flows(
             size=size,
             post_s=post,
@@ -578,7 +592,8 @@ class Model:
         dep, sup, dep_done, sup_done = self._caught_up(ids, remaining)
         caught = dep_done >= sup_done - 1e-9
         dep, sup = dep[caught], sup[caught]
-        rate = max_min_rates(fl, ids, caps)
+        entries = _entries(fl.ptr, fl.res, fl.weight, ids)
+        rate = self._max_min(ids, entries, caps)
         if not len(dep):
             return rate
         dep_pos, sup_pos = np.searchsorted(ids, dep), np.searchsorted(ids, sup)
@@ -589,43 +604,157 @@ class Model:
             if not over.any():
                 break
             caps[dep_pos[over]] = allowed[over]
-            rate = max_min_rates(fl, ids, caps)
+            rate = self._max_min(ids, entries, caps)
         return rate
+
+    def _max_min(self, ids: np.ndarray, entries: tuple[np.ndarray, ...], caps: np.ndarray) -> np.ndarray:
+        """Max-min fair rates of the flows ``ids`` (entries: :func:`_entries`), each at most ``caps``.
+
+        Two reductions, each exact:
+        - a resource far from saturation at the last solve is left out (its entries make every round
+          of progressive filling slower); the rates without it are the max-min fair rates with it
+          too when it is not overloaded (every flow keeps a saturated bottleneck, and max-min
+          fairness is unique), so an overloaded one is put back and the rates solved again;
+        - twins (flows with the same resources apart from their receivers', see
+          :meth:`_find_twins`) whose receivers' resources are all left out have the same resources
+          in the solve, hence the same rate: they are solved as one flow of their summed weight.
+        """
+        res, weight, lengths = entries
+        capacity, binding, twins = self.flows.capacity, self.binding, self.twins
+        flow_of_entry = np.repeat(np.arange(len(ids)), lengths)
+        while True:
+            kept = binding[res]
+            loose = np.bincount(flow_of_entry, kept & self.receiver_side[res], minlength=len(ids)) > 0
+            merged = ~loose & np.isinf(caps)
+            count = np.bincount(twins.of[ids[merged]], minlength=twins.count)
+            groups = np.flatnonzero(count)
+            # Flows solved one by one, then one flow per group of merged twins.
+            alone = kept & ~np.repeat(merged, lengths)
+            g_res, g_weight, g_lengths = _entries(twins.ptr, twins.res, twins.weight, groups)
+            g_kept = binding[g_res]
+            g_weight = g_weight * np.repeat(count[groups], g_lengths)
+            rate_of = progressive_filling(
+                np.r_[res[alone], g_res[g_kept]],
+                np.r_[weight[alone], g_weight[g_kept]],
+                np.r_[
+                    np.bincount(flow_of_entry[alone], minlength=len(ids))[~merged],
+                    np.bincount(np.repeat(np.arange(len(groups)), g_lengths)[g_kept], minlength=len(groups)),
+                ],
+                capacity,
+                np.r_[caps[~merged], np.full(len(groups), np.inf)],
+            )
+            rate = np.empty(len(ids))
+            rate[~merged] = rate_of[: np.count_nonzero(~merged)]
+            position = np.zeros(twins.count, dtype=np.int64)
+            position[groups] = np.arange(len(groups))
+            rate[merged] = rate_of[np.count_nonzero(~merged) + position[twins.of[ids[merged]]]]
+            used = np.bincount(res, weight * np.repeat(rate, lengths), minlength=len(capacity))
+            overloaded = ~binding & (used > capacity * (1 + OVERLOAD_TOLERANCE))
+            if not overloaded.any():
+                break
+            binding = binding | overloaded
+        self.binding = used >= capacity * (1 - BINDING_MARGIN)
+        return rate
+
+    def _find_twins(self) -> None:
+        """Group flows whose (resource, weight) entries agree once their receivers' resources (links into
+        a rank, receive engines) are left out: a unicast mesh's writes from one rank to one leaf."""
+        fl, res = self.flows, self.resources
+        receiver_nodes = [res.nodes[members[0]] for members in self.class_members]
+        self.receiver_side = np.array(
+            [nodes[-1] == "receive" or (nodes[-1][0] == "r" and nodes[-1][1:].isdigit()) for nodes in receiver_nodes]
+        )
+        lengths = np.diff(fl.ptr)
+        sender_side = ~self.receiver_side[fl.res]
+        s_lengths = np.bincount(np.repeat(np.arange(len(lengths)), lengths)[sender_side], minlength=len(lengths))
+        table_res, table_weight = _table(fl.res[sender_side], fl.weight[sender_side], s_lengths, -1)
+        keys = np.vstack([table_res, table_weight.view(np.int64)]).T
+        _, first, of = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        ptr = np.r_[0, np.cumsum(s_lengths[first])]
+        g_res, g_weight, _ = _entries(
+            np.r_[0, np.cumsum(s_lengths)], fl.res[sender_side], fl.weight[sender_side], first
+        )
+        self.twins = Twins(of=of.ravel(), count=len(first), ptr=ptr, res=g_res, weight=g_weight)
+
+
+@dataclass
+class Twins:
+    """Groups of flows with the same resources apart from their receivers' (see Model._find_twins)."""
+
+    of: np.ndarray  # group of each flow, (F,)
+    count: int
+    ptr: np.ndarray  # CSR: the group's shared entries are res[ptr[g]:ptr[g+1]], (count+1,)
+    res: np.ndarray
+    weight: np.ndarray
 
 
 def max_min_rates(fl: Flows, ids: np.ndarray, caps: np.ndarray) -> np.ndarray:
-    """Max-min fair rates (bytes/s) of the flows ``ids``, each also bounded by ``caps``, shape (len(ids),).
+    """Max-min fair rates (bytes/s) of the flows ``ids``, each also bounded by ``caps``, shape (len(ids),)."""
+    res, weight, lengths = _entries(fl.ptr, fl.res, fl.weight, ids)
+    return progressive_filling(res, weight, lengths, fl.capacity, caps)
+
+
+def _entries(
+    ptr: np.ndarray, res: np.ndarray, weight: np.ndarray, ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (resource, weight) entries of the rows ``ids`` of a CSR table, row after row, and each row's count."""
+    offsets, lengths = _offsets(ptr, ids)
+    return res[offsets], weight[offsets], lengths
+
+
+def _offsets(ptr: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the rows ``ids`` of a CSR table (row pointers ``ptr``), row after row, and their lengths."""
+    lengths = ptr[ids + 1] - ptr[ids]
+    return np.repeat(ptr[ids] - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum())), lengths
+
+
+def progressive_filling(
+    res: np.ndarray, weight: np.ndarray, lengths: np.ndarray, capacity: np.ndarray, caps: np.ndarray
+) -> np.ndarray:
+    """Max-min fair rates of flows given as entries: flow i uses the ``lengths[i]`` next (resource, weight)
+    pairs of ``res``/``weight``; ``capacity`` per resource, ``caps`` per flow. Shape (len(lengths),).
 
     Progressive filling, many bottlenecks per round: a resource whose fair share is the smallest
     among all resources its flows use is saturated now (shares elsewhere only grow as other flows
-    are fixed), so every flow through it is fixed at that share.
+    are fixed), so every flow through it is fixed at that share. A flow without entries gets its cap.
     """
-    lengths = fl.ptr[ids + 1] - fl.ptr[ids]
-    offsets = np.repeat(fl.ptr[ids] - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
-    flow = np.repeat(np.arange(len(ids)), lengths)
-    res, weight = fl.res[offsets], fl.weight[offsets]
-    left = fl.capacity.astype(float).copy()
-    rate = np.zeros(len(ids))
-    classes = len(left)
-    while len(flow):
-        load = np.bincount(res, weight, minlength=classes)
+    rate = caps.astype(float).copy()
+    members = np.flatnonzero(lengths > 0)
+    classes = len(capacity)
+    # Entries as a (slot, flow) table, short flows padded with a resource of infinite capacity (index
+    # ``classes``): each round is a few whole-array operations, with no per-flow segments.
+    res_of, weight_of = _table(res, weight, lengths, classes)
+    res_of, weight_of, caps = res_of[:, members], weight_of[:, members], caps[members]
+    left = np.r_[capacity.astype(float), np.inf]
+    while len(members):
+        load = np.bincount(res_of.ravel(), weight_of.ravel(), minlength=classes + 1)
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(load > 0, np.maximum(left, 0.0) / load, np.inf)
-        starts = np.flatnonzero(np.r_[True, flow[1:] != flow[:-1]])
-        members = flow[starts]
-        flow_share = np.minimum(np.minimum.reduceat(share[res], starts), caps[members])
-        per_entry = np.repeat(flow_share, np.diff(np.r_[starts, len(flow)]))
-        level = np.full(classes, np.inf)
-        np.minimum.at(level, res, per_entry)
-        bottleneck = share <= level * (1 + 1e-12)
-        hit = np.logical_or.reduceat(bottleneck[res], starts) | (caps[members] <= flow_share * (1 + 1e-12))
-        fixed = members[hit]
-        rate[fixed] = flow_share[hit]
-        entry_fixed = np.repeat(hit, np.diff(np.r_[starts, len(flow)]))
-        left -= np.bincount(res[entry_fixed], weight[entry_fixed] * per_entry[entry_fixed], minlength=classes)
-        keep = ~entry_fixed
-        flow, res, weight = flow[keep], res[keep], weight[keep]
+        entry_share = np.take(share, res_of)
+        flow_share = np.minimum(entry_share.min(axis=0), caps)
+        # A bottleneck: no flow through it has a smaller share elsewhere (padding never is one).
+        free = np.ones(classes + 1, dtype=bool)
+        free[np.compress((entry_share > flow_share * (1 + 1e-12)).ravel(), res_of.ravel())] = False
+        free[classes] = False
+        hit = np.take(free, res_of).any(axis=0) | (caps <= flow_share * (1 + 1e-12))
+        rate[members[hit]] = flow_share[hit]
+        used = np.compress(hit, weight_of, axis=1) * flow_share[hit]
+        left -= np.bincount(np.compress(hit, res_of, axis=1).ravel(), used.ravel(), minlength=classes + 1)
+        res_of, weight_of = np.compress(~hit, res_of, axis=1), np.compress(~hit, weight_of, axis=1)
+        members, caps = members[~hit], caps[~hit]
     return rate
+
+
+def _table(res: np.ndarray, weight: np.ndarray, lengths: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """Entries in flow order as (slot, flow) tables of resources and weights; missing slots: ``pad``, 0."""
+    slots = int(lengths.max(initial=0))
+    flow = np.repeat(np.arange(len(lengths)), lengths)
+    slot = np.arange(len(res)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    res_of = np.full((slots, len(lengths)), pad, dtype=np.int64)
+    weight_of = np.zeros((slots, len(lengths)))
+    res_of[slot, flow] = res
+    weight_of[slot, flow] = weight
+    return res_of, weight_of
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -644,7 +773,7 @@ def simulate(
     started = time.perf_counter()
     model = Model(scenario, progress, resolution)
     finish, events = model.run()
-    return _summarize(model, finish, events, check, time.perf_counter() - started)
+    return summarize(model, finish, events, check, time.perf_counter() - started)
 
 
 def stderr_progress(line: str) -> None:
@@ -663,7 +792,8 @@ def _expand(model: Model, finish: np.ndarray):
             yield r, w, finish[f], {(d + m * shift.step) % n: x for d, x in latency.items()}
 
 
-def _summarize(model: Model, finish: np.ndarray, events: int, check: bool, wall_s: float) -> RunResult:
+def summarize(model: Model, finish: np.ndarray, events: int, check: bool, wall_s: float) -> RunResult:
+    """The :class:`RunResult` of a :meth:`Model.run`: completion times, traffic, delivery check."""
     s, plan, res = model.s, model.plan, model.resources
     n = s.ranks
     all_done = not np.isnan(finish).any()
@@ -729,25 +859,24 @@ def _summarize(model: Model, finish: np.ndarray, events: int, check: bool, wall_
     )
 
 
-def _class_loads(model: Model) -> dict[int, list[float]]:
-    """Per resource class: [wire bytes, payload bytes, packets] on each of its resources."""
-    loads: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
-    s = model.s
-    for f, w in enumerate(model.writes):
-        wire, packets = _wire(s, w)
-        payload = model.payload(w)
-        for i, x in model.flow_resources[f].items():
-            row = loads[int(model.resource_class[i])]
-            row[0] += x * wire
-            row[1] += x * payload
-            row[2] += x * packets
-    return loads
+def _class_loads(model: Model) -> np.ndarray:
+    """Per resource class: [wire bytes, payload bytes, packets] on each of its resources, shape (C, 3)."""
+    fl = model.flows
+    lengths = np.diff(model.used_ptr)
+    classes = model.resource_class[model.used_res]
+    return np.stack(
+        [
+            np.bincount(classes, model.used_weight * np.repeat(per_flow, lengths), minlength=len(fl.capacity))
+            for per_flow in (fl.size, model.flow_payload, model.flow_packets)
+        ],
+        axis=1,
+    )
 
 
 def _engine_busy(model: Model) -> dict[int, float]:
     loads, res = model.loads, model.resources
     ids = sorted({*res.send, *res.receive, *res.replicator.values()})
-    return {i: loads.get(int(model.resource_class[i]), [0.0])[0] / res.capacity[i] for i in ids}
+    return {i: loads[int(model.resource_class[i]), 0] / res.capacity[i] for i in ids}
 
 
 def _link_rows(model: Model) -> tuple[pd.DataFrame, int]:
@@ -757,7 +886,7 @@ def _link_rows(model: Model) -> tuple[pd.DataFrame, int]:
     rows = []
     for (u, v), i in res.link.items():
         c = int(model.resource_class[i])
-        wire, payload, packets = loads.get(c, [0.0, 0.0, 0.0])
+        wire, payload, packets = loads[c]
         rows.append(
             {
                 "link": f"{u}->{v}",
@@ -781,37 +910,44 @@ def _duplication(model: Model) -> dict[int, int]:
     Writes carrying the same chunk list (an AllGather block) are counted together; pieces that
     appear in several chunk lists (a dispatch token sent to several ranks) are counted one by one.
     """
-    lists_with: dict = defaultdict(set)
+    # Number every distinct chunk list and payload piece; each posted write by its list.
+    list_of: dict[int, int] = {}
+    piece_of: dict = {}
+    list_pieces: list[int] = []  # the pieces of list j: list_pieces[list_ptr[j]:list_ptr[j+1]]
+    list_ptr = [0]
+    write_list = []
     for posted in model.posting.programs:
         for _, w in posted:
-            for chunk in w.chunks:
-                for key, _ in chunk:
-                    lists_with[key].add(id(w.chunks))
-    shared = {key for key, lists in lists_with.items() if len(lists) > 1}
-    link_ids = set(model.resources.link.values())
-    per_class: dict[int, Counter] = defaultdict(Counter)
-    lists_of: dict[int, object] = {}
+            j = list_of.get(id(w.chunks))
+            if j is None:
+                j = list_of[id(w.chunks)] = len(list_of)
+                list_pieces.extend(piece_of.setdefault(key, len(piece_of)) for chunk in w.chunks for key, _ in chunk)
+                list_ptr.append(len(list_pieces))
+            write_list.append(j)
+    write_list = np.array(write_list, dtype=np.int64)
+    first_write = np.r_[0, np.cumsum([len(p) for p in model.posting.programs])]
+    # Every (link class, chunk list) a flow's links carry: flows stand for their shifted copies.
+    res = model.resources
+    is_link = np.zeros(len(res.names), dtype=bool)
+    is_link[list(res.link.values())] = True
+    lengths = np.diff(model.used_ptr)
+    flow = np.repeat(np.arange(len(lengths)), lengths)[is_link[model.used_res]]
+    link = model.used_res[is_link[model.used_res]]
     shift, n = model.shift, model.s.ranks
-    for f in range(len(model.writes)):
-        r = model.flow_rank[f]
-        k = model.flow_index[f]
-        for i in model.flow_resources[f]:
-            if i not in link_ids:
-                continue
-            m = int(model.resource_shift[i])
-            actual = model.posting.programs[(r - m * shift.step) % n][k][1]
-            per_class[int(model.resource_class[i])][id(actual.chunks)] += 1
-            lists_of[id(actual.chunks)] = actual.chunks
-    result = {}
-    for c, counts in per_class.items():
-        best = max(counts.values())
-        if shared:
-            pieces: Counter = Counter()
-            for list_id, copies in counts.items():
-                for chunk in lists_of[list_id]:
-                    for key, _ in chunk:
-                        if key in shared:
-                            pieces[key] += copies
-            best = max(best, max(pieces.values(), default=0))
-        result[c] = best
-    return result
+    actual_rank = (np.asarray(model.flow_rank)[flow] - model.resource_shift[link] * shift.step) % n
+    lists = write_list[first_write[actual_rank] + np.asarray(model.flow_index)[flow]]
+    pairs, copies = np.unique(model.resource_class[link] * len(list_of) + lists, return_counts=True)
+    pair_class, pair_list = np.divmod(pairs, len(list_of))
+    best = np.zeros(len(model.flows.capacity), dtype=np.int64)
+    np.maximum.at(best, pair_class, copies)
+    # Pieces in several lists: their copies add up over the lists that carry them.
+    list_ptr, list_pieces = np.array(list_ptr), np.array(list_pieces, dtype=np.int64)
+    shared = np.bincount(list_pieces, minlength=len(piece_of)) > 1
+    if shared.any():
+        offsets, per_pair = _offsets(list_ptr, pair_list)
+        piece, pair = list_pieces[offsets], np.repeat(np.arange(len(pairs)), per_pair)
+        keep = shared[piece]
+        keys, inverse = np.unique(pair_class[pair[keep]] * len(piece_of) + piece[keep], return_inverse=True)
+        totals = np.bincount(inverse.ravel(), copies[pair[keep]])
+        np.maximum.at(best, keys // len(piece_of), totals.astype(np.int64))
+    return {int(c): int(best[c]) for c in np.unique(pair_class)}
