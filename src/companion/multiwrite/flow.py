@@ -176,11 +176,15 @@ class Resources:
         """Resources of ``write`` (index -> weight) and its path latency to each destination."""
         used: dict[int, float] = defaultdict(float)
         used[self.send[write.src]] += 1.0
-        if write.kind == "unicast":
+        if write.kind == "unicast":  # a path: no branches, latency adds up along it
             path = topo.unicast_path(write.src, write.dests[0])
-            tree = {a: (b,) for a, b in zip(path, path[1:])}
-        else:
-            tree = topo.multicast_tree(write.src, write.dests)
+            latency = 0.0
+            for hop in zip(path, path[1:]):
+                used[self.link[hop]] += 1.0
+                latency += self.latency[hop]
+            used[self.receive[write.dests[0]]] += 1.0
+            return dict(used), {write.dests[0]: latency}
+        tree = topo.multicast_tree(write.src, write.dests)
         for node, children in tree.items():
             for child in children:
                 used[self.link[(node, child)]] += 1.0
