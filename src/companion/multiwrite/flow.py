@@ -70,6 +70,7 @@ PROGRESS_INTERVAL_S = 2.0  # wall seconds between progress lines
 # used above (1 + OVERLOAD_TOLERANCE) without it is put back (see Model._max_min). Speed only.
 BINDING_MARGIN = 0.05
 OVERLOAD_TOLERANCE = 1e-12
+SMALL_SOLVE_ENTRIES = 20_000  # below this many entries a solve is cheaper than leaving resources out
 PIECE_CHECK_LIMIT = 3_000_000  # above this many (piece, receiver) deliveries, check bytes and counts only
 
 
@@ -625,6 +626,8 @@ class Model:
         """
         res, weight, lengths = entries
         capacity, binding, twins = self.flows.capacity, self.binding, self.twins
+        if len(res) < SMALL_SOLVE_ENTRIES:
+            return progressive_filling(res, weight, lengths, capacity, caps)
         flow_of_entry = np.repeat(np.arange(len(ids)), lengths)
         while True:
             kept = binding[res]
@@ -638,14 +641,16 @@ class Model:
             g_kept = binding[g_res]
             g_weight = g_weight * np.repeat(count[groups], g_lengths)
             rate_of = progressive_filling(
-                np.r_[res[alone], g_res[g_kept]],
-                np.r_[weight[alone], g_weight[g_kept]],
-                np.r_[
-                    np.bincount(flow_of_entry[alone], minlength=len(ids))[~merged],
-                    np.bincount(np.repeat(np.arange(len(groups)), g_lengths)[g_kept], minlength=len(groups)),
-                ],
+                np.concatenate([res[alone], g_res[g_kept]]),
+                np.concatenate([weight[alone], g_weight[g_kept]]),
+                np.concatenate(
+                    [
+                        np.bincount(flow_of_entry[alone], minlength=len(ids))[~merged],
+                        np.bincount(np.repeat(np.arange(len(groups)), g_lengths)[g_kept], minlength=len(groups)),
+                    ]
+                ),
                 capacity,
-                np.r_[caps[~merged], np.full(len(groups), np.inf)],
+                np.concatenate([caps[~merged], np.full(len(groups), np.inf)]),
             )
             rate = np.empty(len(ids))
             rate[~merged] = rate_of[: np.count_nonzero(~merged)]
@@ -729,7 +734,7 @@ def progressive_filling(
     # ``classes``): each round is a few whole-array operations, with no per-flow segments.
     res_of, weight_of = _table(res, weight, lengths, classes)
     res_of, weight_of, caps = res_of[:, members], weight_of[:, members], caps[members]
-    left = np.r_[capacity.astype(float), np.inf]
+    left = np.append(capacity.astype(float), np.inf)
     while len(members):
         load = np.bincount(res_of.ravel(), weight_of.ravel(), minlength=classes + 1)
         with np.errstate(divide="ignore", invalid="ignore"):
