@@ -46,3 +46,43 @@ def test_multiwrite_removes_the_duplicates_of_unicast_dispatch():
     multiwrite = simulate(Scenario(algorithm="multiwrite", **BASE))
     assert mesh.max_link_duplication > 1 and multiwrite.max_link_duplication == 1
     assert multiwrite.total_link_bytes < mesh.total_link_bytes
+
+
+def _reference_mesh_programs(s):
+    """The mesh plan as first written: for every destination in shifted order, a scan of every token."""
+    from companion.multiwrite.dispatch import _pack, _token_pieces
+    from companion.multiwrite.operation import Write
+
+    sets = destination_sets(s)
+    grain = s.chunk_bytes_for(s.tokens_per_rank * s.token_bytes)
+    programs = []
+    for r in range(s.ranks):
+        tokens = {t: _token_pieces(s, r, t, grain) for t in range(s.tokens_per_rank)}
+        writes = []
+        for step in range(1, s.ranks):
+            d = (r + step) % s.ranks
+            needed = [p for t, dests in enumerate(sets[r]) if d in dests for p in tokens[t]]
+            if needed:
+                writes.append(Write(r, (d,), _pack(needed, grain)))
+        programs.append(writes)
+    return programs
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        Scenario(collective="dispatch", algorithm="mesh", topology="star", ranks=8, tokens_per_rank=16, seed=seed)
+        for seed in range(3)
+    ]
+    + [
+        Scenario(collective="dispatch", algorithm="mesh", topology="leafspine", ranks=32, routing="skewed", seed=4),
+        Scenario(collective="dispatch", algorithm="mesh", ranks=24, top_k=2, experts_per_rank=1, token_bytes=3000),
+        Scenario(collective="dispatch", algorithm="mesh", ranks=16, tokens_per_rank=64, max_chunks_per_message=2),
+    ],
+    ids=lambda s: f"{s.topology}-{s.ranks}-{s.routing}-seed{s.seed}-top{s.top_k}",
+)
+def test_mesh_plan_equals_the_scan_per_destination(scenario):
+    from companion.multiwrite.dispatch import plan
+
+    fields = lambda programs: [[(w.src, w.dests, w.chunks, w.kind) for w in ws] for ws in programs]  # noqa: E731
+    assert fields(plan(scenario).programs) == fields(_reference_mesh_programs(scenario))

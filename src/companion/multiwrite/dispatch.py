@@ -77,11 +77,16 @@ def plan(s: Scenario) -> Plan:
             for d in dests:
                 expected[d].update(tokens[t])
         if s.algorithm == "mesh":
+            # Each destination's tokens in token order, gathered in one pass (not one scan per destination).
+            tokens_to: dict[int, list[int]] = {}
+            for t, dests in enumerate(sets[r]):
+                for d in dests:
+                    tokens_to.setdefault(d, []).append(t)
             writes = []
             for step in range(1, s.ranks):
                 d = (r + step) % s.ranks
-                needed = [p for t, dests in enumerate(sets[r]) if d in dests for p in tokens[t]]
-                if needed:
+                if d in tokens_to:
+                    needed = [p for t in tokens_to[d] for p in tokens[t]]
                     writes.append(Write(r, (d,), _pack(needed, grain)))
         else:
             kind = "multiwrite" if s.algorithm == "multiwrite" else "group"
