@@ -70,6 +70,10 @@ PROGRESS_INTERVAL_S = 2.0  # wall seconds between progress lines
 # used above (1 + OVERLOAD_TOLERANCE) without it is put back (see Model._max_min). Speed only.
 BINDING_MARGIN = 0.05
 OVERLOAD_TOLERANCE = 1e-12
+# Progressive filling goes on level by level once a round fixes under this fraction of the flows left,
+# with at least this many table entries left (see progressive_filling). Speed only.
+LEVEL_BY_LEVEL_FRACTION = 0.1
+LEVEL_BY_LEVEL_ENTRIES = 50_000
 SMALL_SOLVE_ENTRIES = 20_000  # below this many entries a solve is cheaper than leaving resources out
 PIECE_CHECK_LIMIT = 3_000_000  # above this many (piece, receiver) deliveries, check bytes and counts only
 
@@ -628,24 +632,34 @@ class Model:
         capacity, binding, twins = self.flows.capacity, self.binding, self.twins
         if len(res) < SMALL_SOLVE_ENTRIES:
             return progressive_filling(res, weight, lengths, capacity, caps)
-        flow_of_entry = np.repeat(np.arange(len(ids)), lengths)
+        uncapped = np.isinf(caps)
+        flow_of_entry = None
         while True:
-            kept = binding[res]
-            loose = np.bincount(flow_of_entry, kept & self.receiver_side[res], minlength=len(ids)) > 0
-            merged = ~loose & np.isinf(caps)
+            if uncapped.all() and not binding[self.receiver_side].any():
+                # Every flow is merged into its twins' group (the common case): no per-entry work.
+                merged = uncapped
+                alone_res, alone_weight, alone_lengths = res[:0], weight[:0], lengths[:0]
+            else:
+                if flow_of_entry is None:
+                    flow_of_entry = np.repeat(np.arange(len(ids)), lengths)
+                kept = binding[res]
+                loose = np.bincount(flow_of_entry, kept & self.receiver_side[res], minlength=len(ids)) > 0
+                merged = ~loose & uncapped
+                alone = kept & ~np.repeat(merged, lengths)
+                alone_res, alone_weight = res[alone], weight[alone]
+                alone_lengths = np.bincount(flow_of_entry[alone], minlength=len(ids))[~merged]
             count = np.bincount(twins.of[ids[merged]], minlength=twins.count)
             groups = np.flatnonzero(count)
             # Flows solved one by one, then one flow per group of merged twins.
-            alone = kept & ~np.repeat(merged, lengths)
             g_res, g_weight, g_lengths = _entries(twins.ptr, twins.res, twins.weight, groups)
             g_kept = binding[g_res]
             g_weight = g_weight * np.repeat(count[groups], g_lengths)
             rate_of = progressive_filling(
-                np.concatenate([res[alone], g_res[g_kept]]),
-                np.concatenate([weight[alone], g_weight[g_kept]]),
+                np.concatenate([alone_res, g_res[g_kept]]),
+                np.concatenate([alone_weight, g_weight[g_kept]]),
                 np.concatenate(
                     [
-                        np.bincount(flow_of_entry[alone], minlength=len(ids))[~merged],
+                        alone_lengths,
                         np.bincount(np.repeat(np.arange(len(groups)), g_lengths)[g_kept], minlength=len(groups)),
                     ]
                 ),
@@ -726,6 +740,9 @@ def progressive_filling(
     Progressive filling, many bottlenecks per round: a resource whose fair share is the smallest
     among all resources its flows use is saturated now (shares elsewhere only grow as other flows
     are fixed), so every flow through it is fixed at that share. A flow without entries gets its cap.
+    Where a round fixes few flows (densely cross-linked resources, such as a spine's downlinks under
+    random dispatch), the rest is solved level by level (:func:`_level_by_level`), whose cost per
+    level does not grow with the flows still unfixed.
     """
     rate = caps.astype(float).copy()
     members = np.flatnonzero(lengths > 0)
@@ -741,16 +758,68 @@ def progressive_filling(
             share = np.where(load > 0, np.maximum(left, 0.0) / load, np.inf)
         entry_share = np.take(share, res_of)
         flow_share = np.minimum(entry_share.min(axis=0), caps)
-        # A bottleneck: no flow through it has a smaller share elsewhere (padding never is one).
-        free = np.ones(classes + 1, dtype=bool)
-        free[np.compress((entry_share > flow_share * (1 + 1e-12)).ravel(), res_of.ravel())] = False
+        # A bottleneck: no flow through it has a smaller share elsewhere (padding never is one). Rounding
+        # is monotone, so comparing with the least flow share x (1 + 1e-12) is comparing with each.
+        least = np.full(classes + 1, np.inf)
+        np.minimum.at(least, res_of.ravel(), np.broadcast_to(flow_share, res_of.shape).ravel())
+        free = share <= least * (1 + 1e-12)
         free[classes] = False
         hit = np.take(free, res_of).any(axis=0) | (caps <= flow_share * (1 + 1e-12))
         rate[members[hit]] = flow_share[hit]
         used = np.compress(hit, weight_of, axis=1) * flow_share[hit]
         left -= np.bincount(np.compress(hit, res_of, axis=1).ravel(), used.ravel(), minlength=classes + 1)
+        few = np.count_nonzero(hit) < LEVEL_BY_LEVEL_FRACTION * len(members)
         res_of, weight_of = np.compress(~hit, res_of, axis=1), np.compress(~hit, weight_of, axis=1)
         members, caps = members[~hit], caps[~hit]
+        if few and res_of.size >= LEVEL_BY_LEVEL_ENTRIES:
+            rate[members] = _level_by_level(res_of, weight_of, left, caps)
+            break
+    return rate
+
+
+def _level_by_level(res_of: np.ndarray, weight_of: np.ndarray, left: np.ndarray, caps: np.ndarray) -> np.ndarray:
+    """The max-min fair rates of the flows of a (slot, flow) table (:func:`_table`; the last resource,
+    of infinite capacity, pads), given each resource's capacity ``left`` and each flow's cap: textbook
+    water-filling, one level at a time (the smallest fair share, or cap, over all resources), each
+    level fixing the flows through the resources at that level. Loads and capacities are updated by
+    the entries of the flows each level fixes, and a resource's flows are found by index, so a level
+    costs the resources' count plus the entries it fixes, however many flows are left."""
+    slots, count = res_of.shape
+    size = len(left)
+    flat = res_of.ravel()  # entry i belongs to flow i % count
+    order = np.argsort(flat.astype(np.uint16) if size <= 1 << 16 else flat, kind="stable")  # radix sort
+    flow_by_res = order % count
+    res_ptr = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=size))])
+    load = np.bincount(flat, weight_of.ravel(), minlength=size)
+    users = np.bincount(flat, minlength=size)  # unfixed entries on each resource
+    users[-1] = 0  # the padding never binds
+    left = left.copy()
+    rate = np.empty(count)
+    fixed = np.zeros(count, dtype=bool)
+    capped = np.flatnonzero(np.isfinite(caps))
+    capped = capped[np.argsort(caps[capped], kind="stable")]
+    unfixed = count
+    while unfixed:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(users > 0, np.maximum(left, 0.0) / load, np.inf)
+        capped = capped[~fixed[capped]]
+        level = min(float(share.min()), caps[capped[0]] if len(capped) else math.inf)
+        if not math.isfinite(level):  # nothing left binds: every flow gets its cap
+            rate[~fixed] = caps[~fixed]
+            break
+        bottlenecks = np.flatnonzero(share <= level * (1 + 1e-12))
+        new = flow_by_res[_offsets(res_ptr, bottlenecks)[0]]
+        new = np.concatenate([new, capped[caps[capped] <= level * (1 + 1e-12)]])
+        new = np.unique(new[~fixed[new]])
+        rows_res, rows_weight = res_of[:, new], weight_of[:, new]
+        rate[new] = np.minimum(np.take(share, rows_res).min(axis=0), caps[new])
+        fixed[new] = True
+        unfixed -= len(new)
+        flat_new = rows_res.ravel()
+        left -= np.bincount(flat_new, (rows_weight * rate[new]).ravel(), minlength=size)
+        load -= np.bincount(flat_new, rows_weight.ravel(), minlength=size)
+        users -= np.bincount(flat_new, minlength=size)
+        users[-1] = 0
     return rate
 
 
