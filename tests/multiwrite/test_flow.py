@@ -231,3 +231,4 @@ def test_solving_without_slack_resources_and_with_merged_twins_gives_the_full_so
     np.testing.assert_allclose(level_by_level, full, rtol=1e-9)
     if scenario.collective == "dispatch" and scenario.algorithm == "mesh":
         assert merged  # a rank's writes to one leaf share every resource but their receivers'
+        assert model.fabric_twins.count < model.twins.count  # one leaf's ranks' writes on one spine to one leaf

@@ -188,7 +188,7 @@ class Resources:
                 used[self.link[hop]] += 1.0
                 latency += self.latency[hop]
             used[self.receive[write.dests[0]]] += 1.0
-            return dict(used), {write.dests[0]: latency}
+            return used, {write.dests[0]: latency}
         tree = topo.multicast_tree(write.src, write.dests)
         for node, children in tree.items():
             for child in children:
@@ -206,7 +206,7 @@ class Resources:
                 stack.append(child)
         for d in write.dests:
             used[self.receive[d]] += 1.0
-        return dict(used), {d: latency[rank_node(d)] for d in write.dests}
+        return used, {d: latency[rank_node(d)] for d in write.dests}
 
 
 # --- rate classes -------------------------------------------------------------------------------
@@ -407,6 +407,9 @@ class Model:
         pred, supplier, lag = np.full(count, -1), np.full(count, -1), np.zeros(count)
         ptr, res_idx, weights = [0], [], []
         last_on_route: dict[tuple, int] = {}
+        # Every resource its own class (no shift): a flow's classes are its resources.
+        one_per_class = len(self.class_members) == len(res.names)
+        class_of_resource = self.resource_class.tolist()
         for f, w in enumerate(self.writes):
             r = self.flow_rank[f]
             size[f], self.flow_packets[f] = _wire(s, w)
@@ -416,11 +419,15 @@ class Model:
             used_weight.extend(used.values())
             used_ptr.append(len(used_res))
             self.dest_latency.append(latency)
-            merged: dict[int, float] = defaultdict(float)
-            for i, x in used.items():
-                merged[int(self.resource_class[i])] += x
-            res_idx.extend(merged)
-            weights.extend(merged.values())
+            if one_per_class:
+                res_idx.extend(class_of_resource[i] for i in used)
+                weights.extend(used.values())
+            else:
+                merged: dict[int, float] = defaultdict(float)
+                for i, x in used.items():
+                    merged[class_of_resource[i]] += x
+                res_idx.extend(merged)
+                weights.extend(merged.values())
             ptr.append(len(res_idx))
             route = (r, w.dests, w.kind != "unicast")
             pred[f] = last_on_route.get(route, -1)
@@ -626,18 +633,23 @@ class Model:
           fairness is unique), so an overloaded one is put back and the rates solved again;
         - twins (flows with the same resources apart from their receivers', see
           :meth:`_find_twins`) whose receivers' resources are all left out have the same resources
-          in the solve, hence the same rate: they are solved as one flow of their summed weight.
+          in the solve, hence the same rate: they are solved as one flow of their summed weight (and
+          fabric twins likewise, when every resource at a rank is left out).
         """
         res, weight, lengths = entries
-        capacity, binding, twins = self.flows.capacity, self.binding, self.twins
+        capacity, binding = self.flows.capacity, self.binding
         if len(res) < SMALL_SOLVE_ENTRIES:
             return progressive_filling(res, weight, lengths, capacity, caps)
         uncapped = np.isinf(caps)
         flow_of_entry = None
         while True:
+            twins = self.twins
             if uncapped.all() and not binding[self.receiver_side].any():
-                # Every flow is merged into its twins' group (the common case): no per-entry work.
+                # Every flow is merged into its twins' group (the common case): no per-entry work. With
+                # no resource at a rank kept either, into its fabric twins' group.
                 merged = uncapped
+                if not binding[self.rank_side].any():
+                    twins = self.fabric_twins
                 alone_res, alone_weight, alone_lengths = res[:0], weight[:0], lengths[:0]
             else:
                 if flow_of_entry is None:
@@ -681,23 +693,33 @@ class Model:
 
     def _find_twins(self) -> None:
         """Group flows whose (resource, weight) entries agree once their receivers' resources (links into
-        a rank, receive engines) are left out: a unicast mesh's writes from one rank to one leaf."""
+        a rank, receive engines) are left out: a unicast mesh's writes from one rank to one leaf. Then
+        group those groups once every resource at a rank (its engines and links) is left out too: a
+        unicast mesh's writes from the ranks of one leaf on one spine to one leaf (``fabric_twins``)."""
         fl, res = self.flows, self.resources
+        is_rank = [[n[0] == "r" and n[1:].isdigit() for n in res.nodes[members[0]]] for members in self.class_members]
         receiver_nodes = [res.nodes[members[0]] for members in self.class_members]
         self.receiver_side = np.array(
-            [nodes[-1] == "receive" or (nodes[-1][0] == "r" and nodes[-1][1:].isdigit()) for nodes in receiver_nodes]
+            [nodes[-1] == "receive" or ranks[-1] for nodes, ranks in zip(receiver_nodes, is_rank)]
         )
-        lengths = np.diff(fl.ptr)
-        sender_side = ~self.receiver_side[fl.res]
-        s_lengths = np.bincount(np.repeat(np.arange(len(lengths)), lengths)[sender_side], minlength=len(lengths))
-        table_res, table_weight = _table(fl.res[sender_side], fl.weight[sender_side], s_lengths, -1)
-        keys = np.vstack([table_res, table_weight.view(np.int64)]).T
-        _, first, of = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        ptr = np.r_[0, np.cumsum(s_lengths[first])]
-        g_res, g_weight, _ = _entries(
-            np.r_[0, np.cumsum(s_lengths)], fl.res[sender_side], fl.weight[sender_side], first
+        self.rank_side = np.array([any(ranks) for ranks in is_rank])
+        self.twins = _group(fl.ptr, fl.res, fl.weight, ~self.receiver_side)
+        fabric = _group(self.twins.ptr, self.twins.res, self.twins.weight, ~self.rank_side)
+        self.fabric_twins = Twins(
+            of=fabric.of[self.twins.of], count=fabric.count, ptr=fabric.ptr, res=fabric.res, weight=fabric.weight
         )
-        self.twins = Twins(of=of.ravel(), count=len(first), ptr=ptr, res=g_res, weight=g_weight)
+
+
+def _group(ptr: np.ndarray, res: np.ndarray, weight: np.ndarray, keep: np.ndarray) -> Twins:
+    """Rows of a CSR table grouped by their entries on the resources ``keep`` (a mask per resource)."""
+    lengths = np.diff(ptr)
+    kept = keep[res]
+    k_lengths = np.bincount(np.repeat(np.arange(len(lengths)), lengths)[kept], minlength=len(lengths))
+    table_res, table_weight = _table(res[kept], weight[kept], k_lengths, -1)
+    keys = np.vstack([table_res, table_weight.view(np.int64)]).T
+    _, first, of = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    g_res, g_weight, _ = _entries(np.r_[0, np.cumsum(k_lengths)], res[kept], weight[kept], first)
+    return Twins(of=of.ravel(), count=len(first), ptr=np.r_[0, np.cumsum(k_lengths[first])], res=g_res, weight=g_weight)
 
 
 @dataclass
