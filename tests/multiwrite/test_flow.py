@@ -224,7 +224,7 @@ def test_solving_without_slack_resources_and_with_merged_twins_gives_the_full_so
     monkeypatch.setattr(
         flow.Model,
         "_max_min",
-        lambda self, ids, entries, caps: flow.progressive_filling(*entries, self.flows.capacity, caps),
+        lambda self, ids, entries, caps: flow.progressive_filling(*entries.get(), self.flows.capacity, caps),
     )
     full, _ = flow.Model(scenario).run()
     np.testing.assert_allclose(reduced, full, rtol=1e-9)

@@ -289,6 +289,7 @@ class Flows:
     res: np.ndarray  # resource class indices, (nnz,)
     weight: np.ndarray  # bytes moved on the resource per byte sent (per resource of the class), (nnz,)
     capacity: np.ndarray  # bytes/s per resource class, (C,)
+    entry_flow: np.ndarray | None = None  # the flow of each entry, (nnz,), made when first needed
 
 
 def _supplier_index(posting: Posting, needed: set[tuple[int, object]]) -> dict[tuple[int, object], tuple[int, int]]:
@@ -608,7 +609,7 @@ class Model:
         dep, sup, dep_done, sup_done = self._caught_up(ids, remaining)
         caught = dep_done >= sup_done - 1e-9
         dep, sup = dep[caught], sup[caught]
-        entries = _entries(fl.ptr, fl.res, fl.weight, ids)
+        entries = ActiveEntries(fl, ids)
         rate = self._max_min(ids, entries, caps)
         if not len(dep):
             return rate
@@ -623,8 +624,8 @@ class Model:
             rate = self._max_min(ids, entries, caps)
         return rate
 
-    def _max_min(self, ids: np.ndarray, entries: tuple[np.ndarray, ...], caps: np.ndarray) -> np.ndarray:
-        """Max-min fair rates of the flows ``ids`` (entries: :func:`_entries`), each at most ``caps``.
+    def _max_min(self, ids: np.ndarray, entries: ActiveEntries, caps: np.ndarray) -> np.ndarray:
+        """Max-min fair rates of the flows ``ids`` (their entries: ``entries.get()``), each at most ``caps``.
 
         Two reductions, each exact:
         - a resource far from saturation at the last solve is left out (its entries make every round
@@ -636,10 +637,9 @@ class Model:
           in the solve, hence the same rate: they are solved as one flow of their summed weight (and
           fabric twins likewise, when every resource at a rank is left out).
         """
-        res, weight, lengths = entries
         capacity, binding = self.flows.capacity, self.binding
-        if len(res) < SMALL_SOLVE_ENTRIES:
-            return progressive_filling(res, weight, lengths, capacity, caps)
+        if entries.count < SMALL_SOLVE_ENTRIES:
+            return progressive_filling(*entries.get(), capacity, caps)
         uncapped = np.isinf(caps)
         flow_of_entry = None
         while True:
@@ -650,8 +650,9 @@ class Model:
                 merged = uncapped
                 if not binding[self.rank_side].any():
                     twins = self.fabric_twins
-                alone_res, alone_weight, alone_lengths = res[:0], weight[:0], lengths[:0]
+                alone_res, alone_weight, alone_lengths = np.empty(0, np.int64), np.empty(0), np.empty(0, np.int64)
             else:
+                res, weight, lengths = entries.get()
                 if flow_of_entry is None:
                     flow_of_entry = np.repeat(np.arange(len(ids)), lengths)
                 kept = binding[res]
@@ -683,7 +684,7 @@ class Model:
             position = np.zeros(twins.count, dtype=np.int64)
             position[groups] = np.arange(len(groups))
             rate[merged] = rate_of[np.count_nonzero(~merged) + position[twins.of[ids[merged]]]]
-            used = np.bincount(res, weight * np.repeat(rate, lengths), minlength=len(capacity))
+            used = entries.load(rate, len(capacity))
             overloaded = ~binding & (used > capacity * (1 + OVERLOAD_TOLERANCE))
             if not overloaded.any():
                 break
@@ -720,6 +721,34 @@ def _group(ptr: np.ndarray, res: np.ndarray, weight: np.ndarray, keep: np.ndarra
     _, first, of = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     g_res, g_weight, _ = _entries(np.r_[0, np.cumsum(k_lengths)], res[kept], weight[kept], first)
     return Twins(of=of.ravel(), count=len(first), ptr=np.r_[0, np.cumsum(k_lengths[first])], res=g_res, weight=g_weight)
+
+
+class ActiveEntries:
+    """The (resource, weight) entries of the active flows ``ids``, gathered only when needed."""
+
+    def __init__(self, fl: Flows, ids: np.ndarray):
+        self.fl, self.ids = fl, ids
+        self.count = int((fl.ptr[ids + 1] - fl.ptr[ids]).sum())
+        self._gathered: tuple[np.ndarray, ...] | None = None
+
+    def get(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Resources, weights (flow after flow) and each flow's count: see :func:`_entries`."""
+        if self._gathered is None:
+            self._gathered = _entries(self.fl.ptr, self.fl.res, self.fl.weight, self.ids)
+        return self._gathered
+
+    def load(self, rate: np.ndarray, classes: int) -> np.ndarray:
+        """Bytes/s on each resource class at ``rate`` (one per active flow), shape (classes,). Where most
+        flows are active this sums over every flow's entries (an idle flow adds 0.0: the same sums)."""
+        fl = self.fl
+        if self._gathered is None and 3 * self.count >= len(fl.res):
+            if fl.entry_flow is None:
+                fl.entry_flow = np.repeat(np.arange(len(fl.size)), np.diff(fl.ptr))
+            every = np.zeros(len(fl.size))
+            every[self.ids] = rate
+            return np.bincount(fl.res, fl.weight * every[fl.entry_flow], minlength=classes)
+        res, weight, lengths = self.get()
+        return np.bincount(res, weight * np.repeat(rate, lengths), minlength=classes)
 
 
 @dataclass
