@@ -837,9 +837,10 @@ def _level_by_level(res_of: np.ndarray, weight_of: np.ndarray, left: np.ndarray,
     costs the resources' count plus the entries it fixes, however many flows are left."""
     slots, count = res_of.shape
     size = len(left)
-    flat = res_of.ravel()  # entry i belongs to flow i % count
+    res_of, weight_of = np.ascontiguousarray(res_of.T), np.ascontiguousarray(weight_of.T)  # a flow's row: contiguous
+    flat = res_of.ravel()  # entry i belongs to flow i // slots
     order = np.argsort(flat.astype(np.uint16) if size <= 1 << 16 else flat, kind="stable")  # radix sort
-    flow_by_res = order % count
+    flow_by_res = order // slots
     res_ptr = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=size))])
     load = np.bincount(flat, weight_of.ravel(), minlength=size)
     users = np.bincount(flat, minlength=size)  # unfixed entries on each resource
@@ -862,12 +863,12 @@ def _level_by_level(res_of: np.ndarray, weight_of: np.ndarray, left: np.ndarray,
         new = flow_by_res[_offsets(res_ptr, bottlenecks)[0]]
         new = np.concatenate([new, capped[caps[capped] <= level * (1 + 1e-12)]])
         new = np.unique(new[~fixed[new]])
-        rows_res, rows_weight = res_of[:, new], weight_of[:, new]
-        rate[new] = np.minimum(np.take(share, rows_res).min(axis=0), caps[new])
+        rows_res, rows_weight = res_of[new], weight_of[new]
+        rate[new] = np.minimum(np.take(share, rows_res).min(axis=1), caps[new])
         fixed[new] = True
         unfixed -= len(new)
         flat_new = rows_res.ravel()
-        left -= np.bincount(flat_new, (rows_weight * rate[new]).ravel(), minlength=size)
+        left -= np.bincount(flat_new, (rows_weight * rate[new][:, None]).ravel(), minlength=size)
         load -= np.bincount(flat_new, rows_weight.ravel(), minlength=size)
         users -= np.bincount(flat_new, minlength=size)
         users[-1] = 0
@@ -876,14 +877,15 @@ def _level_by_level(res_of: np.ndarray, weight_of: np.ndarray, left: np.ndarray,
 
 def _table(res: np.ndarray, weight: np.ndarray, lengths: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray]:
     """Entries in flow order as (slot, flow) tables of resources and weights; missing slots: ``pad``, 0."""
-    slots = int(lengths.max(initial=0))
-    flow = np.repeat(np.arange(len(lengths)), lengths)
-    slot = np.arange(len(res)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    res_of = np.full((slots, len(lengths)), pad, dtype=np.int64)
-    weight_of = np.zeros((slots, len(lengths)))
-    res_of[slot, flow] = res
-    weight_of[slot, flow] = weight
-    return res_of, weight_of
+    slots, count = int(lengths.max(initial=0)), len(lengths)
+    # Entry j of flow f (its slot: j - start of f) goes to slot * count + f of the flattened table.
+    start = np.cumsum(lengths) - lengths
+    place = np.arange(len(res)) * count + np.repeat(np.arange(count) - start * count, lengths)
+    res_of = np.full(slots * count, pad, dtype=np.int64)
+    weight_of = np.zeros(slots * count)
+    res_of[place] = res
+    weight_of[place] = weight
+    return res_of.reshape(slots, count), weight_of.reshape(slots, count)
 
 
 # --- results ------------------------------------------------------------------------------------
