@@ -334,6 +334,7 @@ class Model:
         last_post = float(self.flows.post_s.max(initial=0.0))
         self.window_s = resolution * max(busiest, last_post)  # both bound the latency from below
         self.binding = np.ones(len(self.flows.capacity), dtype=bool)  # resources the next solve keeps
+        self._kept_cache: dict[int, tuple] = {}  # see _kept_entries
         self._find_twins()
 
     # -- symmetry ---------------------------------------------------------------------------------
@@ -664,18 +665,12 @@ class Model:
             count = np.bincount(twins.of[ids[merged]], minlength=twins.count)
             groups = np.flatnonzero(count)
             # Flows solved one by one, then one flow per group of merged twins.
-            g_res, g_weight, g_lengths = _entries(twins.ptr, twins.res, twins.weight, groups)
-            g_kept = binding[g_res]
+            g_res, g_weight, g_lengths = self._kept_entries(twins, binding, groups)
             g_weight = g_weight * np.repeat(count[groups], g_lengths)
             rate_of = progressive_filling(
-                np.concatenate([alone_res, g_res[g_kept]]),
-                np.concatenate([alone_weight, g_weight[g_kept]]),
-                np.concatenate(
-                    [
-                        alone_lengths,
-                        np.bincount(np.repeat(np.arange(len(groups)), g_lengths)[g_kept], minlength=len(groups)),
-                    ]
-                ),
+                np.concatenate([alone_res, g_res]),
+                np.concatenate([alone_weight, g_weight]),
+                np.concatenate([alone_lengths, g_lengths]),
                 capacity,
                 np.concatenate([caps[~merged], np.full(len(groups), np.inf)]),
             )
@@ -691,6 +686,25 @@ class Model:
             binding = binding | overloaded
         self.binding = used >= capacity * (1 - BINDING_MARGIN)
         return rate
+
+    def _kept_entries(self, twins: Twins, binding: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The entries of the twins' ``groups`` on the resources ``binding`` keeps (see :func:`_entries`).
+        Where ``binding`` is the same as at the last solve (it often stays for many events), every group's
+        kept entries are taken from a table made once for that ``binding``."""
+        key = binding.tobytes()
+        last_key, table = self._kept_cache.get(id(twins), (None, None))
+        if key != last_key:
+            self._kept_cache[id(twins)] = (key, None)
+            g_res, g_weight, g_lengths = _entries(twins.ptr, twins.res, twins.weight, groups)
+            kept = binding[g_res]
+            per_group = np.bincount(np.repeat(np.arange(len(groups)), g_lengths)[kept], minlength=len(groups))
+            return g_res[kept], g_weight[kept], per_group
+        if table is None:
+            keep = binding[twins.res]
+            lengths = np.bincount(np.repeat(np.arange(twins.count), np.diff(twins.ptr))[keep], minlength=twins.count)
+            table = (np.r_[0, np.cumsum(lengths)], twins.res[keep], twins.weight[keep])
+            self._kept_cache[id(twins)] = (key, table)
+        return _entries(*table, groups)
 
     def _find_twins(self) -> None:
         """Group flows whose (resource, weight) entries agree once their receivers' resources (links into
