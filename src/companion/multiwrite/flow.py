@@ -868,14 +868,17 @@ def _level_by_level(res_of: np.ndarray, weight_of: np.ndarray, left: np.ndarray,
     while unfixed:
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(users > 0, np.maximum(left, 0.0) / load, np.inf)
-        capped = capped[~fixed[capped]]
-        level = min(float(share.min()), caps[capped[0]] if len(capped) else math.inf)
+        level = float(share.min())
+        if len(capped):
+            capped = capped[~fixed[capped]]
+            level = min(level, caps[capped[0]] if len(capped) else math.inf)
         if not math.isfinite(level):  # nothing left binds: every flow gets its cap
             rate[~fixed] = caps[~fixed]
             break
         bottlenecks = np.flatnonzero(share <= level * (1 + 1e-12))
         new = flow_by_res[_offsets(res_ptr, bottlenecks)[0]]
-        new = np.concatenate([new, capped[caps[capped] <= level * (1 + 1e-12)]])
+        if len(capped):
+            new = np.concatenate([new, capped[caps[capped] <= level * (1 + 1e-12)]])
         new = np.unique(new[~fixed[new]])
         rows_res, rows_weight = res_of[new], weight_of[new]
         rate[new] = np.minimum(np.take(share, rows_res).min(axis=1), caps[new])
