@@ -666,10 +666,11 @@ class Model:
             groups = np.flatnonzero(count)
             # Flows solved one by one, then one flow per group of merged twins.
             g_res, g_weight, g_lengths = self._kept_entries(twins, binding, groups)
-            g_weight = g_weight * np.repeat(count[groups], g_lengths)
+            if count.max(initial=0) > 1:
+                g_weight = g_weight * np.repeat(count[groups], g_lengths)
             rate_of = progressive_filling(
-                np.concatenate([alone_res, g_res]),
-                np.concatenate([alone_weight, g_weight]),
+                np.concatenate([alone_res, g_res]) if len(alone_res) else g_res,
+                np.concatenate([alone_weight, g_weight]) if len(alone_res) else g_weight,
                 np.concatenate([alone_lengths, g_lengths]),
                 capacity,
                 np.concatenate([caps[~merged], np.full(len(groups), np.inf)]),
@@ -815,7 +816,8 @@ def progressive_filling(
     # Entries as a (slot, flow) table, short flows padded with a resource of infinite capacity (index
     # ``classes``): each round is a few whole-array operations, with no per-flow segments.
     res_of, weight_of = _table(res, weight, lengths, classes)
-    res_of, weight_of, caps = res_of[:, members], weight_of[:, members], caps[members]
+    if len(members) < len(lengths):
+        res_of, weight_of, caps = res_of[:, members], weight_of[:, members], caps[members]
     left = np.append(capacity.astype(float), np.inf)
     while len(members):
         load = np.bincount(res_of.ravel(), weight_of.ravel(), minlength=classes + 1)
