@@ -185,12 +185,14 @@ def _random_instance(rng: np.random.Generator) -> tuple[list[dict[int, float]], 
     return uses, capacity, caps
 
 
-@pytest.mark.parametrize("level_by_level", [False, True], ids=["rounds", "level-by-level"])
+@pytest.mark.parametrize("level_by_level", ["never", "after one round", "at once"])
 @pytest.mark.parametrize("seed", range(300))
 def test_progressive_filling_matches_textbook_water_filling(seed, level_by_level, monkeypatch):
-    if level_by_level:  # every solve goes on level by level after its first round
+    if level_by_level == "after one round":
         monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_FRACTION", 2.0)
         monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_ENTRIES", 0)
+    elif level_by_level == "at once":
+        monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_AT_ONCE_ENTRIES", 0)
     uses, capacity, caps = _random_instance(np.random.default_rng(seed))
     res = np.array([c for u in uses for c in u], dtype=np.int64)
     weight = np.array([w for u in uses for w in u.values()])
@@ -220,7 +222,10 @@ def test_solving_without_slack_resources_and_with_merged_twins_gives_the_full_so
     monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_FRACTION", 2.0)  # and goes on level by level after one round
     monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_ENTRIES", 0)
     level_by_level, _ = flow.Model(scenario).run()
+    monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_AT_ONCE_ENTRIES", 0)  # or from the start
+    at_once, _ = flow.Model(scenario).run()
     monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_FRACTION", 0.0)
+    monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_AT_ONCE_ENTRIES", math.inf)
     monkeypatch.setattr(
         flow.Model,
         "_max_min",
@@ -229,6 +234,7 @@ def test_solving_without_slack_resources_and_with_merged_twins_gives_the_full_so
     full, _ = flow.Model(scenario).run()
     np.testing.assert_allclose(reduced, full, rtol=1e-9)
     np.testing.assert_allclose(level_by_level, full, rtol=1e-9)
+    np.testing.assert_allclose(at_once, full, rtol=1e-9)
     if scenario.collective == "dispatch" and scenario.algorithm == "mesh":
         assert merged  # a rank's writes to one leaf share every resource but their receivers'
         assert model.fabric_twins.count < model.twins.count  # one leaf's ranks' writes on one spine to one leaf

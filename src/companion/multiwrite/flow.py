@@ -74,6 +74,7 @@ OVERLOAD_TOLERANCE = 1e-12
 # with at least this many table entries left (see progressive_filling). Speed only.
 LEVEL_BY_LEVEL_FRACTION = 0.1
 LEVEL_BY_LEVEL_ENTRIES = 50_000
+LEVEL_BY_LEVEL_AT_ONCE_ENTRIES = math.inf  # solves this large go level by level from the start
 SMALL_SOLVE_ENTRIES = 20_000  # below this many entries a solve is cheaper than leaving resources out
 PIECE_CHECK_LIMIT = 3_000_000  # above this many (piece, receiver) deliveries, check bytes and counts only
 
@@ -813,12 +814,16 @@ def progressive_filling(
     rate = caps.astype(float).copy()
     members = np.flatnonzero(lengths > 0)
     classes = len(capacity)
+    left = np.append(capacity.astype(float), np.inf)
+    if len(res) >= LEVEL_BY_LEVEL_AT_ONCE_ENTRIES:
+        res_rows, weight_rows = _table(res, weight, lengths, classes, by_flow=True)
+        rate[members] = _level_by_level(res_rows[members], weight_rows[members], left, caps[members])
+        return rate
     # Entries as a (slot, flow) table, short flows padded with a resource of infinite capacity (index
     # ``classes``): each round is a few whole-array operations, with no per-flow segments.
     res_of, weight_of = _table(res, weight, lengths, classes)
     if len(members) < len(lengths):
         res_of, weight_of, caps = res_of[:, members], weight_of[:, members], caps[members]
-    left = np.append(capacity.astype(float), np.inf)
     while len(members):
         load = np.bincount(res_of.ravel(), weight_of.ravel(), minlength=classes + 1)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -839,21 +844,22 @@ def progressive_filling(
         res_of, weight_of = np.compress(~hit, res_of, axis=1), np.compress(~hit, weight_of, axis=1)
         members, caps = members[~hit], caps[~hit]
         if few and res_of.size >= LEVEL_BY_LEVEL_ENTRIES:
-            rate[members] = _level_by_level(res_of, weight_of, left, caps)
+            rate[members] = _level_by_level(
+                np.ascontiguousarray(res_of.T), np.ascontiguousarray(weight_of.T), left, caps
+            )
             break
     return rate
 
 
 def _level_by_level(res_of: np.ndarray, weight_of: np.ndarray, left: np.ndarray, caps: np.ndarray) -> np.ndarray:
-    """The max-min fair rates of the flows of a (slot, flow) table (:func:`_table`; the last resource,
-    of infinite capacity, pads), given each resource's capacity ``left`` and each flow's cap: textbook
+    """The max-min fair rates of the flows of a (flow, slot) table (:func:`_table` ``by_flow``; the last
+    resource, of infinite capacity, pads), given each resource's capacity ``left`` and each flow's cap: textbook
     water-filling, one level at a time (the smallest fair share, or cap, over all resources), each
     level fixing the flows through the resources at that level. Loads and capacities are updated by
     the entries of the flows each level fixes, and a resource's flows are found by index, so a level
     costs the resources' count plus the entries it fixes, however many flows are left."""
-    slots, count = res_of.shape
+    count, slots = res_of.shape
     size = len(left)
-    res_of, weight_of = np.ascontiguousarray(res_of.T), np.ascontiguousarray(weight_of.T)  # a flow's row: contiguous
     flat = res_of.ravel()  # entry i belongs to flow i // slots
     order = np.argsort(flat.astype(np.uint16) if size <= 1 << 16 else flat, kind="stable")  # radix sort
     flow_by_res = order // slots
@@ -881,7 +887,11 @@ def _level_by_level(res_of: np.ndarray, weight_of: np.ndarray, left: np.ndarray,
         new = flow_by_res[_offsets(res_ptr, bottlenecks)[0]]
         if len(capped):
             new = np.concatenate([new, capped[caps[capped] <= level * (1 + 1e-12)]])
-        new = np.unique(new[~fixed[new]])
+        new = new[~fixed[new]]
+        if len(bottlenecks) > 1 or len(capped):
+            new = np.unique(new)
+        elif len(new) > 1:  # one resource's flows come sorted: drop repeats next to each other
+            new = new[np.concatenate([[True], new[1:] != new[:-1]])]
         rows_res, rows_weight = res_of[new], weight_of[new]
         rate[new] = np.minimum(np.take(share, rows_res).min(axis=1), caps[new])
         fixed[new] = True
@@ -894,17 +904,23 @@ def _level_by_level(res_of: np.ndarray, weight_of: np.ndarray, left: np.ndarray,
     return rate
 
 
-def _table(res: np.ndarray, weight: np.ndarray, lengths: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray]:
-    """Entries in flow order as (slot, flow) tables of resources and weights; missing slots: ``pad``, 0."""
+def _table(
+    res: np.ndarray, weight: np.ndarray, lengths: np.ndarray, pad: int, by_flow: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Entries in flow order as (slot, flow) tables of resources and weights, or (flow, slot) tables with
+    ``by_flow``; missing slots: ``pad``, 0."""
     slots, count = int(lengths.max(initial=0)), len(lengths)
-    # Entry j of flow f (its slot: j - start of f) goes to slot * count + f of the flattened table.
     start = np.cumsum(lengths) - lengths
-    place = np.arange(len(res)) * count + np.repeat(np.arange(count) - start * count, lengths)
+    if by_flow:  # entry j of flow f (its slot: j - start of f) goes to f * slots + slot
+        place = np.arange(len(res)) + np.repeat(np.arange(count) * slots - start, lengths)
+    else:  # ... to slot * count + f
+        place = np.arange(len(res)) * count + np.repeat(np.arange(count) - start * count, lengths)
     res_of = np.full(slots * count, pad, dtype=np.int64)
     weight_of = np.zeros(slots * count)
     res_of[place] = res
     weight_of[place] = weight
-    return res_of.reshape(slots, count), weight_of.reshape(slots, count)
+    shape = (count, slots) if by_flow else (slots, count)
+    return res_of.reshape(shape), weight_of.reshape(shape)
 
 
 # --- results ------------------------------------------------------------------------------------
