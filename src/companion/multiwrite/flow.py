@@ -955,7 +955,7 @@ def _expand(model: Model, finish: np.ndarray):
         for k, (_, w) in enumerate(posted):
             f = model.flow_of[(base, k)]
             latency = model.dest_latency[f]
-            yield r, w, finish[f], {(d + m * shift.step) % n: x for d, x in latency.items()}
+            yield r, w, finish[f], latency if m == 0 else {(d + m * shift.step) % n: x for d, x in latency.items()}
 
 
 def summarize(model: Model, finish: np.ndarray, events: int, check: bool, wall_s: float) -> RunResult:
@@ -971,13 +971,14 @@ def summarize(model: Model, finish: np.ndarray, events: int, check: bool, wall_s
     received_count = np.zeros(n, dtype=np.int64)
     for _, w, end, latency in _expand(model, finish):
         payload = model.payload(w)
-        pieces = sum(len(c) for c in w.chunks)
+        keys = [key for chunk in w.chunks for key, _ in chunk] if by_pieces else None
+        pieces = len(keys) if by_pieces else sum(len(c) for c in w.chunks)
         for d, x in latency.items():
             completion[d] = max(completion[d], end + x)
             received_bytes[d] += payload
             received_count[d] += pieces
             if by_pieces:
-                received[d].update(key for chunk in w.chunks for key, _ in chunk)
+                received[d].update(keys)
     errors = []
     for r, expected in enumerate(plan.expected):
         if by_pieces and (set(received[r]) != set(expected) or any(c != 1 for c in received[r].values())):
