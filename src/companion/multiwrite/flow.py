@@ -74,7 +74,7 @@ OVERLOAD_TOLERANCE = 1e-12
 # with at least this many table entries left (see progressive_filling). Speed only.
 LEVEL_BY_LEVEL_FRACTION = 0.1
 LEVEL_BY_LEVEL_ENTRIES = 50_000
-LEVEL_BY_LEVEL_AT_ONCE_ENTRIES = math.inf  # solves this large go level by level from the start
+LEVEL_BY_LEVEL_AT_ONCE_ENTRIES = 400_000  # solves this large go level by level from the start
 SMALL_SOLVE_ENTRIES = 20_000  # below this many entries a solve is cheaper than leaving resources out
 PIECE_CHECK_LIMIT = 3_000_000  # above this many (piece, receiver) deliveries, check bytes and counts only
 
