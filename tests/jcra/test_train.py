@@ -130,6 +130,21 @@ def test_ensure_trained_builds_once_and_reuses_the_artifact(tmp_path, monkeypatc
     assert other != checkpoint.parent
 
 
+def test_the_trained_model_cache_is_per_thread_count(tmp_path, monkeypatch):
+    # Another thread count sums in another order: a different model, so never the same cache entry.
+    monkeypatch.setattr(paths, "BUILD_DIR", tmp_path / "build")
+    data, params = {"n_images": 4, "image_size": 64}, TrainParams(steps=2, batch_size=2)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = train_module.trained_dir(get_config("tiny"), data, params)
+        torch.set_num_threads(2)
+        two = train_module.trained_dir(get_config("tiny"), data, params)
+    finally:
+        torch.set_num_threads(threads)
+    assert one != two and one.parent == two.parent
+
+
 def test_recipes_name_a_config_and_valid_training_parameters():
     for recipe in map(get_recipe, profiles.available()):
         assert recipe.model_config().name == recipe.config
