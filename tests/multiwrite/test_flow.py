@@ -188,6 +188,7 @@ def _random_instance(rng: np.random.Generator) -> tuple[list[dict[int, float]], 
 @pytest.mark.parametrize("level_by_level", ["never", "after one round", "at once"])
 @pytest.mark.parametrize("seed", range(300))
 def test_progressive_filling_matches_textbook_water_filling(seed, level_by_level, monkeypatch):
+    monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_MEAN_ENTRIES", 0)
     if level_by_level == "after one round":
         monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_FRACTION", 2.0)
         monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_ENTRIES", 0)
@@ -219,6 +220,7 @@ def test_solving_without_slack_resources_and_with_merged_twins_gives_the_full_so
     model = flow.Model(scenario)
     reduced, _ = model.run()
     merged = model.twins.count < len(model.flows.size)
+    monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_MEAN_ENTRIES", 0)
     monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_FRACTION", 2.0)  # and goes on level by level after one round
     monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_ENTRIES", 0)
     level_by_level, _ = flow.Model(scenario).run()
