@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from companion.multiwrite import flow
+from companion.multiwrite import flow, maxmin
 from companion.multiwrite.__main__ import main
 from companion.multiwrite.convergence import simulate_converged
 from companion.multiwrite.operation import DeliveryError
@@ -188,17 +188,17 @@ def _random_instance(rng: np.random.Generator) -> tuple[list[dict[int, float]], 
 @pytest.mark.parametrize("level_by_level", ["never", "after one round", "at once"])
 @pytest.mark.parametrize("seed", range(300))
 def test_progressive_filling_matches_textbook_water_filling(seed, level_by_level, monkeypatch):
-    monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_MEAN_ENTRIES", 0)
+    monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_MEAN_ENTRIES", 0)
     if level_by_level == "after one round":
-        monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_FRACTION", 2.0)
-        monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_ENTRIES", 0)
+        monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_FRACTION", 2.0)
+        monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_ENTRIES", 0)
     elif level_by_level == "at once":
-        monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_AT_ONCE_ENTRIES", 0)
+        monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_AT_ONCE_ENTRIES", 0)
     uses, capacity, caps = _random_instance(np.random.default_rng(seed))
     res = np.array([c for u in uses for c in u], dtype=np.int64)
     weight = np.array([w for u in uses for w in u.values()])
     lengths = np.array([len(u) for u in uses])
-    rates = flow.progressive_filling(res, weight, lengths, np.array(capacity), np.array(caps))
+    rates = maxmin.progressive_filling(res, weight, lengths, np.array(capacity), np.array(caps))
     np.testing.assert_allclose(rates, _reference_max_min(uses, capacity, caps), rtol=1e-9)
 
 
@@ -220,18 +220,18 @@ def test_solving_without_slack_resources_and_with_merged_twins_gives_the_full_so
     model = flow.Model(scenario)
     reduced, _ = model.run()
     merged = model.twins.count < len(model.flows.size)
-    monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_MEAN_ENTRIES", 0)
-    monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_FRACTION", 2.0)  # and goes on level by level after one round
-    monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_ENTRIES", 0)
+    monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_MEAN_ENTRIES", 0)
+    monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_FRACTION", 2.0)  # and goes on level by level after one round
+    monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_ENTRIES", 0)
     level_by_level, _ = flow.Model(scenario).run()
-    monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_AT_ONCE_ENTRIES", 0)  # or from the start
+    monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_AT_ONCE_ENTRIES", 0)  # or from the start
     at_once, _ = flow.Model(scenario).run()
-    monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_FRACTION", 0.0)
-    monkeypatch.setattr(flow, "LEVEL_BY_LEVEL_AT_ONCE_ENTRIES", math.inf)
+    monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_FRACTION", 0.0)
+    monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_AT_ONCE_ENTRIES", math.inf)
     monkeypatch.setattr(
         flow.Model,
         "_max_min",
-        lambda self, ids, entries, caps: flow.progressive_filling(*entries.get(), self.flows.capacity, caps),
+        lambda self, ids, entries, caps: maxmin.progressive_filling(*entries.get(), self.flows.capacity, caps),
     )
     full, _ = flow.Model(scenario).run()
     np.testing.assert_allclose(reduced, full, rtol=1e-9)
