@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import pickle
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -31,8 +30,7 @@ from typing import Any
 import pandas as pd
 
 from companion import progress
-from companion.atomic import write_bytes
-from companion.cache import cache_path, cached_frame
+from companion.cache import cache_path, cached_frame, cached_object
 from companion.hashing import sha256_files
 from companion.multiwrite import analytic, flow
 from companion.multiwrite.convergence import MAX_GRAIN, at_grain, simulate_converged
@@ -56,12 +54,7 @@ def simulate_once(scenario: Scenario) -> RunResult:
     """``simulate(scenario)``, computed once per scenario and code version and kept on disk
     (``build/cache/mw_runs/``, pickled: the result comes back bit for bit, its ``wall_s`` that of
     the run that computed it)."""
-    path = cache_path("mw_runs", {"code": code_version(), "scenario": asdict(scenario)}).with_suffix(".pickle")
-    if path.exists():
-        return pickle.loads(path.read_bytes())
-    result = simulate(scenario)
-    write_bytes(path, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-    return result
+    return cached_object("mw_runs", {"code": code_version(), "scenario": asdict(scenario)}, partial(simulate, scenario))
 
 
 def grid(base: Scenario, **axes: Iterable[Any]) -> list[Scenario]:
