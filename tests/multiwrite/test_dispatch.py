@@ -86,3 +86,31 @@ def test_mesh_plan_equals_the_scan_per_destination(scenario):
 
     fields = lambda programs: [[(w.src, w.dests, w.chunks, w.kind) for w in ws] for ws in programs]  # noqa: E731
     assert fields(plan(scenario).programs) == fields(_reference_mesh_programs(scenario))
+
+
+def _gumbel_top_k(s):
+    """Expert choice as first written: the Gumbel-top-k of every token, Gumbel numbers drawn one rank at a time."""
+    rng = np.random.default_rng(s.seed)
+    experts = s.ranks * s.experts_per_rank
+    return np.stack(
+        [
+            np.argpartition(-rng.gumbel(size=(s.tokens_per_rank, experts)), s.top_k - 1, axis=-1)[:, : s.top_k]
+            for _ in range(s.ranks)
+        ]
+    )
+
+
+@pytest.mark.parametrize("seed, ranks, top_k", [(0, 8, 4), (1, 16, 8), (7, 32, 2), (3, 5, 1)])
+def test_uniform_choices_equal_the_gumbel_top_k_they_replace(seed, ranks, top_k):
+    s = Scenario(**{**BASE, "seed": seed, "ranks": ranks, "top_k": top_k, "tokens_per_rank": 64})
+    assert np.array_equal(expert_choices(s), _gumbel_top_k(s))
+
+
+def test_close_draws_fall_back_to_the_gumbel_numbers_from_the_same_state(monkeypatch):
+    """Every gap "too close": each rank's Gumbel numbers are drawn again, from the state before its uniform
+    draws (without the rewind, every rank after the first would use other draws)."""
+    import companion.multiwrite.dispatch as dispatch
+
+    s = Scenario(**{**BASE, "ranks": 16})
+    monkeypatch.setattr(dispatch, "UNIFORM_GAP", 1.0)
+    assert np.array_equal(expert_choices(s), _gumbel_top_k(s))

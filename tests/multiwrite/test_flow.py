@@ -185,21 +185,20 @@ def _random_instance(rng: np.random.Generator) -> tuple[list[dict[int, float]], 
     return uses, capacity, caps
 
 
-@pytest.mark.parametrize("level_by_level", ["never", "after one round", "at once"])
 @pytest.mark.parametrize("seed", range(300))
-def test_progressive_filling_matches_textbook_water_filling(seed, level_by_level, monkeypatch):
-    monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_MEAN_ENTRIES", 0)
-    if level_by_level == "after one round":
-        monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_FRACTION", 2.0)
-        monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_ENTRIES", 0)
-    elif level_by_level == "at once":
-        monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_AT_ONCE_ENTRIES", 0)
+def test_water_filling_matches_the_textbook_reference(seed):
     uses, capacity, caps = _random_instance(np.random.default_rng(seed))
     res = np.array([c for u in uses for c in u], dtype=np.int64)
     weight = np.array([w for u in uses for w in u.values()])
     lengths = np.array([len(u) for u in uses])
-    rates = maxmin.progressive_filling(res, weight, lengths, np.array(capacity), np.array(caps))
+    rates = maxmin.water_filling(res, weight, lengths, np.array(capacity), np.array(caps))
     np.testing.assert_allclose(rates, _reference_max_min(uses, capacity, caps), rtol=1e-9)
+
+
+def test_water_filling_gives_a_flow_without_entries_its_cap():
+    res, weight, lengths = np.array([0, 0]), np.array([1.0, 1.0]), np.array([1, 0, 1, 0])
+    rates = maxmin.water_filling(res, weight, lengths, np.array([4.0]), np.array([np.inf, 3.0, 1.0, np.inf]))
+    np.testing.assert_array_equal(rates, [3.0, 3.0, 1.0, np.inf])
 
 
 @pytest.mark.parametrize(
@@ -214,29 +213,19 @@ def test_progressive_filling_matches_textbook_water_filling(seed, level_by_level
 )
 def test_solving_without_slack_resources_and_with_merged_twins_gives_the_full_solution(scenario, monkeypatch):
     """Model._max_min leaves out resources far from saturation and merges twin flows: the flow
-    finish times must be those of progressive filling over every flow and every resource."""
+    finish times must be those of water-filling over every flow and every resource."""
     scenario = scenario.with_(model="flow")
     monkeypatch.setattr(flow, "SMALL_SOLVE_ENTRIES", 0)  # every solve takes the reduced path
     model = flow.Model(scenario)
     reduced, _ = model.run()
     merged = model.twins.count < len(model.flows.size)
-    monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_MEAN_ENTRIES", 0)
-    monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_FRACTION", 2.0)  # and goes on level by level after one round
-    monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_ENTRIES", 0)
-    level_by_level, _ = flow.Model(scenario).run()
-    monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_AT_ONCE_ENTRIES", 0)  # or from the start
-    at_once, _ = flow.Model(scenario).run()
-    monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_FRACTION", 0.0)
-    monkeypatch.setattr(maxmin, "LEVEL_BY_LEVEL_AT_ONCE_ENTRIES", math.inf)
     monkeypatch.setattr(
         flow.Model,
         "_max_min",
-        lambda self, ids, entries, caps: maxmin.progressive_filling(*entries.get(), self.flows.capacity, caps),
+        lambda self, ids, entries, caps: maxmin.water_filling(*entries.get(), self.flows.capacity, caps),
     )
     full, _ = flow.Model(scenario).run()
     np.testing.assert_allclose(reduced, full, rtol=1e-9)
-    np.testing.assert_allclose(level_by_level, full, rtol=1e-9)
-    np.testing.assert_allclose(at_once, full, rtol=1e-9)
     if scenario.collective == "dispatch" and scenario.algorithm == "mesh":
         assert merged  # a rank's writes to one leaf share every resource but their receivers'
         assert model.fabric_twins.count < model.twins.count  # one leaf's ranks' writes on one spine to one leaf

@@ -35,10 +35,41 @@ def expert_choices(s: Scenario) -> np.ndarray:
     # One rank at a time (the same draws, in the same order, as one (ranks, tokens, experts) array):
     # at 1024 ranks the whole array would take gigabytes.
     chosen = np.empty((s.ranks, s.tokens_per_rank, s.top_k), dtype=np.int64)
+    shape = (s.tokens_per_rank, experts)
+    draws = np.empty(shape)  # one buffer for every rank's uniform draws
     for r in range(s.ranks):
-        scores = log_weight + rng.gumbel(size=(s.tokens_per_rank, experts))
-        chosen[r] = np.argpartition(-scores, s.top_k - 1, axis=-1)[:, : s.top_k]
+        if s.routing == "uniform":
+            chosen[r] = _uniform_top_k(rng, draws, s.top_k)
+        else:
+            scores = log_weight + rng.gumbel(size=shape)
+            chosen[r] = np.argpartition(-scores, s.top_k - 1, axis=-1)[:, : s.top_k]
     return chosen
+
+
+# The k-th and (k+1)-th smallest uniform draws of a token this close are ranked by the Gumbel numbers.
+UNIFORM_GAP = 1e-9
+
+
+def _uniform_top_k(rng: np.random.Generator, draws: np.ndarray, k: int) -> np.ndarray:
+    """``argpartition(-rng.gumbel(size=draws.shape), k - 1)[:, :k]``, 3x faster, from the same draws
+    (``draws``: a buffer for them).
+
+    numpy's Gumbel number is ``-log(-log(1 - u))`` of one uniform draw ``u`` (``rng.random``'s own), a
+    strictly decreasing function, so the k largest Gumbel numbers are the k smallest draws, and
+    argpartition, which only compares, picks them (in the same order, unless rounding ties the Gumbel
+    numbers of two different draws of a token, which needs draws within about 1e-15). Where the k-th and (k+1)-th
+    smallest draws of a token are so close that rounding could tie their Gumbel numbers, or a draw is
+    0 (which ``gumbel`` redraws), the Gumbel numbers themselves are drawn again from the same state."""
+    state = rng.bit_generator.state
+    rng.random(out=draws)
+    picked = np.argpartition(draws, k - 1, axis=-1)[:, :k]
+    smallest = np.take_along_axis(draws, picked, axis=-1)  # the k smallest draws of each token
+    # No other draw within UNIFORM_GAP above a token's k-th smallest, and no draw 0.
+    within = np.count_nonzero(draws <= smallest.max(axis=-1, keepdims=True) + UNIFORM_GAP, axis=-1)
+    if (within == k).all() and smallest.min(initial=1.0) > 0.0:
+        return picked
+    rng.bit_generator.state = state
+    return np.argpartition(-rng.gumbel(size=draws.shape), k - 1, axis=-1)[:, :k]
 
 
 def destination_sets(s: Scenario) -> list[list[tuple[int, ...]]]:

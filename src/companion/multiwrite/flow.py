@@ -4,7 +4,7 @@ every resource max-min fairly (the classic flow-level model, as in SimGrid's net
 Why a second model: the packet model moves every chunk through every server, so its events grow
 as N^2 x chunks; a 1024-rank AllGather is out of its reach. Here a write is one flow of its wire
 bytes (headers included, as the packet model counts them), and time jumps from one start or end
-to the next; at each, the rates of all active flows are recomputed by progressive filling.
+to the next; at each, the rates of all active flows are recomputed by water-filling (:mod:`.maxmin`).
 
 A flow uses, each with a weight (bytes it moves there per byte sent): its source's send engine,
 every link of its route (unicast path, or multicast tree: one rate for the whole tree), a switch
@@ -248,28 +248,34 @@ def _candidate_steps(s: Scenario) -> list[int]:
 
 
 class Payloads:
-    """Payload bytes of a write, computed once per chunk list (AllGather writes share their block's)."""
+    """Payload bytes and MTU packets of a write, computed once per chunk list (AllGather writes share
+    their block's)."""
 
-    def __init__(self):
-        self._known: dict[int, tuple[list, int]] = {}  # id -> (the list, kept alive; bytes)
+    def __init__(self, mtu_bytes: int):
+        self.mtu_bytes = mtu_bytes
+        self._known: dict[int, tuple[list, int, int]] = {}  # id -> (the list, kept alive; bytes; packets)
 
-    def __call__(self, w: Write) -> int:
+    def _of(self, w: Write) -> tuple[list, int, int]:
         known = self._known.get(id(w.chunks))
         if known is None:
-            known = self._known[id(w.chunks)] = (w.chunks, sum(n for chunk in w.chunks for _, n in chunk))
-        return known[1]
+            payloads = [sum(n for _, n in chunk) for chunk in w.chunks]
+            packets = sum(-(-p // self.mtu_bytes) for p in payloads)
+            known = self._known[id(w.chunks)] = (w.chunks, sum(payloads), packets)
+        return known
+
+    def __call__(self, w: Write) -> int:
+        return self._of(w)[1]
+
+    def wire(self, s: Scenario, w: Write) -> tuple[int, int]:
+        """Wire bytes (payload and one header per packet) and packets of ``w``."""
+        _, payload, packets = self._of(w)
+        header = s.multicast_header_bytes if w.kind == "multiwrite" else s.header_bytes
+        return payload + packets * header, packets
 
 
 def _shape(posted: list[tuple[float, Write]], shift: int, n: int, payload: Payloads) -> list[tuple]:
     """A rank's posted program with destinations shifted by ``-shift``: what symmetry compares."""
     return [(t, w.kind, tuple(sorted((d - shift) % n for d in w.dests)), len(w.chunks), payload(w)) for t, w in posted]
-
-
-def _wire(s: Scenario, w: Write) -> tuple[int, int]:
-    header = s.multicast_header_bytes if w.kind == "multiwrite" else s.header_bytes
-    payloads = [sum(n for _, n in c) for c in w.chunks]
-    packets = sum(math.ceil(p / s.mtu_bytes) for p in payloads)
-    return sum(payloads) + packets * header, packets
 
 
 # --- the flows ----------------------------------------------------------------------------------
@@ -286,7 +292,6 @@ class Flows:
     res: np.ndarray  # resource class indices, (nnz,)
     weight: np.ndarray  # bytes moved on the resource per byte sent (per resource of the class), (nnz,)
     capacity: np.ndarray  # bytes/s per resource class, (C,)
-    entry_flow: np.ndarray | None = None  # the flow of each entry, (nnz,), made when first needed
 
 
 def _supplier_index(posting: Posting, needed: set[tuple[int, object]]) -> dict[tuple[int, object], tuple[int, int]]:
@@ -315,7 +320,7 @@ class Model:
         self.topo = topology_module.build(s)
         self.plan = plan_for(_one_chunk_per_block(s))
         self.posting = post_writes(s, self.plan, self.topo)
-        self.payload = Payloads()
+        self.payload = Payloads(s.mtu_bytes)
         self.resources = Resources(s, self.topo)
         self.shift = self._find_shift()
         self._build_flows()
@@ -411,7 +416,7 @@ class Model:
         class_of_resource = self.resource_class.tolist()
         for f, w in enumerate(self.writes):
             r = self.flow_rank[f]
-            size[f], self.flow_packets[f] = _wire(s, w)
+            size[f], self.flow_packets[f] = self.payload.wire(s, w)
             self.flow_payload[f] = self.payload(w)
             used, latency = res.of_write(self.topo, w)
             used_res.extend(used)
@@ -495,14 +500,12 @@ class Model:
         finish = np.full(count, np.nan)
         started = np.full(count, np.nan)
         active = np.zeros(count, dtype=bool)
-        successors: list[list[int]] = [[] for _ in range(count)]  # next flow on the route
-        dependents: list[list[int]] = [[] for _ in range(count)]
-        for f in range(count):
-            if fl.pred[f] >= 0:
-                successors[fl.pred[f]].append(f)
-            if fl.supplier[f] >= 0:
-                dependents[fl.supplier[f]].append(f)
-        heap: list[tuple[float, int]] = []
+        successors: defaultdict[int, list[int]] = defaultdict(list)  # next flow on the route
+        dependents: defaultdict[int, list[int]] = defaultdict(list)  # flows forwarding its data
+        for f in np.flatnonzero(fl.pred >= 0).tolist():
+            successors[int(fl.pred[f])].append(f)
+        for f in np.flatnonzero(fl.supplier >= 0).tolist():
+            dependents[int(fl.supplier[f])].append(f)
 
         def maybe_ready(f: int) -> None:
             p, q = fl.pred[f], fl.supplier[f]
@@ -515,9 +518,9 @@ class Model:
                 t = max(t, started[q] + fl.supplier_lag_s[f])
             heapq.heappush(heap, (t, f))
 
-        for f in range(count):
-            if fl.pred[f] < 0 and fl.supplier[f] < 0:
-                heapq.heappush(heap, (fl.post_s[f], f))
+        free = np.flatnonzero((fl.pred < 0) & (fl.supplier < 0))
+        heap = list(zip(fl.post_s[free].tolist(), free.tolist()))  # (ready time, flow)
+        heapq.heapify(heap)
         now, events, done = 0.0, 0, 0
         ids = np.empty(0, dtype=np.int64)
         rate = np.empty(0)
@@ -530,34 +533,32 @@ class Model:
             if len(ids):
                 step = min(step, float(np.min(ttf)), catch_up)
             step = max(step, 0.0)
+            starting = []  # starts taken off the heap early; they start at this event
             if self.window_s > 0 and step < catch_up:
                 # Coalesce: every start and end within the window joins this event (see ``resolution``).
                 horizon = min(step + self.window_s, catch_up)
-                starting = []
                 while heap and heap[0][0] - now <= horizon:
                     starting.append(heapq.heappop(heap))
                 step = max([step, *ttf[ttf <= horizon], *(t - now for t, _ in starting)])
-                for item in starting:  # back on the heap: the start loop below takes them now
-                    heapq.heappush(heap, item)
             slack = RELATIVE_TOLERANCE * max(now + step, 1e-12)
             if len(ids):
                 ended = ttf <= step + slack
                 remaining[ids] -= rate * step
-                for f, t in zip(ids[ended], ttf[ended]):
-                    remaining[f] = 0.0
-                    finish[f] = now + min(float(t), step)
-                    active[f] = False
-                    done += 1
+                ended_ids = ids[ended]
+                remaining[ended_ids] = 0.0
+                finish[ended_ids] = now + np.minimum(ttf[ended], step)
+                active[ended_ids] = False
+                done += len(ended_ids)
             now += step
             if len(ids):
-                for f in ids[ended]:
-                    for g in successors[f]:
+                for f in ended_ids.tolist():
+                    for g in successors.get(f, ()):
                         maybe_ready(g)
-            while heap and heap[0][0] <= now + slack:
-                _, f = heapq.heappop(heap)
+            while starting or (heap and heap[0][0] <= now + slack):
+                _, f = starting.pop() if starting else heapq.heappop(heap)
                 started[f] = now
                 active[f] = True
-                for g in dependents[f]:
+                for g in dependents.get(f, ()):
                     maybe_ready(g)
             ids = np.flatnonzero(active)
             if len(ids):
@@ -637,7 +638,7 @@ class Model:
         """
         capacity, binding = self.flows.capacity, self.binding
         if entries.count < SMALL_SOLVE_ENTRIES:
-            return maxmin.progressive_filling(*entries.get(), capacity, caps)
+            return maxmin.water_filling(*entries.get(), capacity, caps)
         uncapped = np.isinf(caps)
         flow_of_entry = None
         while True:
@@ -665,7 +666,7 @@ class Model:
             g_res, g_weight, g_lengths = self._kept_entries(twins, binding, groups)
             if count.max(initial=0) > 1:
                 g_weight = g_weight * np.repeat(count[groups], g_lengths)
-            rate_of = maxmin.progressive_filling(
+            rate_of = maxmin.water_filling(
                 np.concatenate([alone_res, g_res]) if len(alone_res) else g_res,
                 np.concatenate([alone_weight, g_weight]) if len(alone_res) else g_weight,
                 np.concatenate([alone_lengths, g_lengths]),
@@ -750,17 +751,8 @@ class ActiveEntries:
         return self._gathered
 
     def load(self, rate: np.ndarray, classes: int) -> np.ndarray:
-        """Bytes/s on each resource class at ``rate`` (one per active flow), shape (classes,). Where most
-        flows are active this sums over every flow's entries (an idle flow adds 0.0: the same sums)."""
-        fl = self.fl
-        if self._gathered is None and 3 * self.count >= len(fl.res):
-            if fl.entry_flow is None:
-                fl.entry_flow = np.repeat(np.arange(len(fl.size)), np.diff(fl.ptr))
-            every = np.zeros(len(fl.size))
-            every[self.ids] = rate
-            return np.bincount(fl.res, fl.weight * every[fl.entry_flow], minlength=classes)
-        res, weight, lengths = self.get()
-        return np.bincount(res, weight * np.repeat(rate, lengths), minlength=classes)
+        """Bytes/s on each resource class at ``rate`` (one per active flow), shape (classes,)."""
+        return maxmin.loads(self.fl.ptr, self.fl.res, self.fl.weight, self.ids, rate, classes)
 
 
 @dataclass
@@ -777,7 +769,7 @@ class Twins:
 def max_min_rates(fl: Flows, ids: np.ndarray, caps: np.ndarray) -> np.ndarray:
     """Max-min fair rates (bytes/s) of the flows ``ids``, each also bounded by ``caps``, shape (len(ids),)."""
     res, weight, lengths = _entries(fl.ptr, fl.res, fl.weight, ids)
-    return maxmin.progressive_filling(res, weight, lengths, fl.capacity, caps)
+    return maxmin.water_filling(res, weight, lengths, fl.capacity, caps)
 
 
 def _entries(

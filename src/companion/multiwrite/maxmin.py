@@ -1,134 +1,143 @@
 """Max-min fair rates of flows over shared resources (the flow model's rate solve, :mod:`.flow`).
 
-Pure array functions: a flow is a run of (resource, weight) entries, a resource has a capacity,
-a flow may have a rate cap; the result is the unique max-min fair allocation, by progressive
-filling (many bottlenecks per round) or, where rounds fix few flows, textbook water-filling one
-level at a time. The thresholds below choose between the two for speed only: both are exact.
+A flow is a run of (resource, weight) entries, a resource has a capacity, a flow may have a rate
+cap; :func:`water_filling` returns the unique max-min fair allocation, by textbook water-filling one
+level at a time. Its loop is compiled with numba: the levels of a 1024-rank dispatch solve number
+in the thousands, and in numpy each level costs tens of whole-array calls (3x to 9x slower per solve,
+measured on 1024-rank dispatch solves). :func:`loads` sums the flows' rates on each resource;
+:func:`table` and :func:`row_offsets` are the CSR helpers the flow model shares.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+from numba import njit
 
-# Progressive filling goes on level by level once a round fixes under this fraction of the flows left,
-# with at least this many table entries left (see progressive_filling). Speed only (measured on
-# 1024-rank dispatch solves: level by level is 1.5x faster for MultiWrite's trees, 1.8x slower for
-# mesh's two-link paths).
-LEVEL_BY_LEVEL_FRACTION = 0.1
-LEVEL_BY_LEVEL_ENTRIES = 50_000
-LEVEL_BY_LEVEL_AT_ONCE_ENTRIES = 400_000  # solves this large go level by level from the start
-LEVEL_BY_LEVEL_MEAN_ENTRIES = 3  # ... if their flows have this many entries on average
+# Resources whose fair share is within this fraction of the level saturate at that level (rounding).
+TIE = 1e-12
 
 
-def progressive_filling(
+def water_filling(
     res: np.ndarray, weight: np.ndarray, lengths: np.ndarray, capacity: np.ndarray, caps: np.ndarray
 ) -> np.ndarray:
     """Max-min fair rates of flows given as entries: flow i uses the ``lengths[i]`` next (resource, weight)
-    pairs of ``res``/``weight``; ``capacity`` per resource, ``caps`` per flow. Shape (len(lengths),).
+    pairs of ``res``/``weight``; ``capacity`` per resource, ``caps`` per flow (``inf``: none). Shape
+    (len(lengths),). A flow without entries gets its cap.
 
-    Progressive filling, many bottlenecks per round: a resource whose fair share is the smallest
-    among all resources its flows use is saturated now (shares elsewhere only grow as other flows
-    are fixed), so every flow through it is fixed at that share. A flow without entries gets its cap.
-    Where a round fixes few flows (densely cross-linked resources, such as a spine's downlinks under
-    random dispatch), the rest is solved level by level (:func:`_level_by_level`), whose cost per
-    level does not grow with the flows still unfixed.
+    Water-filling: every unfixed flow's rate rises together; the level is the smallest fair share
+    (capacity left / weight of the unfixed flows) over the resources, or the smallest cap; the flows
+    through a resource at that level (and those capped at it) are fixed there, each at the least
+    share among its resources; capacities and loads drop by the flows fixed, and the next level follows.
     """
-    rate = caps.astype(float).copy()
-    members = np.flatnonzero(lengths > 0)
-    classes = len(capacity)
-    left = np.append(capacity.astype(float), np.inf)
-    # Level by level pays where flows are long (each crosses many resources: many cross-links, so rounds
-    # fix few flows each); with short flows rounds fix many at once and are cheaper.
-    long_flows = len(res) >= LEVEL_BY_LEVEL_MEAN_ENTRIES * len(members)
-    if long_flows and len(res) >= LEVEL_BY_LEVEL_AT_ONCE_ENTRIES:
-        res_rows, weight_rows = table(res, weight, lengths, classes, by_flow=True)
-        rate[members] = _level_by_level(res_rows[members], weight_rows[members], left, caps[members])
-        return rate
-    # Entries as a (slot, flow) table, short flows padded with a resource of infinite capacity (index
-    # ``classes``): each round is a few whole-array operations, with no per-flow segments.
-    res_of, weight_of = table(res, weight, lengths, classes)
-    if len(members) < len(lengths):
-        res_of, weight_of, caps = res_of[:, members], weight_of[:, members], caps[members]
-    while len(members):
-        load = np.bincount(res_of.ravel(), weight_of.ravel(), minlength=classes + 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(load > 0, np.maximum(left, 0.0) / load, np.inf)
-        entry_share = np.take(share, res_of)
-        flow_share = np.minimum(entry_share.min(axis=0), caps)
-        # A bottleneck: no flow through it has a smaller share elsewhere (padding never is one). Rounding
-        # is monotone, so comparing with the least flow share x (1 + 1e-12) is comparing with each.
-        least = np.full(classes + 1, np.inf)
-        np.minimum.at(least, res_of.ravel(), np.broadcast_to(flow_share, res_of.shape).ravel())
-        free = share <= least * (1 + 1e-12)
-        free[classes] = False
-        hit = np.take(free, res_of).any(axis=0) | (caps <= flow_share * (1 + 1e-12))
-        rate[members[hit]] = flow_share[hit]
-        used = np.compress(hit, weight_of, axis=1) * flow_share[hit]
-        left -= np.bincount(np.compress(hit, res_of, axis=1).ravel(), used.ravel(), minlength=classes + 1)
-        few = np.count_nonzero(hit) < LEVEL_BY_LEVEL_FRACTION * len(members)
-        res_of, weight_of = np.compress(~hit, res_of, axis=1), np.compress(~hit, weight_of, axis=1)
-        members, caps = members[~hit], caps[~hit]
-        if few and long_flows and res_of.size >= LEVEL_BY_LEVEL_ENTRIES:
-            rate[members] = _level_by_level(
-                np.ascontiguousarray(res_of.T), np.ascontiguousarray(weight_of.T), left, caps
-            )
-            break
-    return rate
+    ptr = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=ptr[1:])
+    return _water_filling(
+        ptr,
+        np.ascontiguousarray(res, dtype=np.int64),
+        np.ascontiguousarray(weight, dtype=np.float64),
+        np.ascontiguousarray(capacity, dtype=np.float64),
+        np.ascontiguousarray(caps, dtype=np.float64),
+    )
 
 
-def _level_by_level(res_of: np.ndarray, weight_of: np.ndarray, left: np.ndarray, caps: np.ndarray) -> np.ndarray:
-    """The max-min fair rates of the flows of a (flow, slot) table (:func:`table` ``by_flow``; the last
-    resource, of infinite capacity, pads), given each resource's capacity ``left`` and each flow's cap: textbook
-    water-filling, one level at a time (the smallest fair share, or cap, over all resources), each
-    level fixing the flows through the resources at that level. Loads and capacities are updated by
-    the entries of the flows each level fixes, and a resource's flows are found by index, so a level
-    costs the resources' count plus the entries it fixes, however many flows are left."""
-    count, slots = res_of.shape
-    size = len(left)
-    flat = res_of.ravel()  # entry i belongs to flow i // slots
-    order = np.argsort(flat.astype(np.uint16) if size <= 1 << 16 else flat, kind="stable")  # radix sort
-    flow_by_res = order // slots
-    res_ptr = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=size))])
-    load = np.bincount(flat, weight_of.ravel(), minlength=size)
-    users = np.bincount(flat, minlength=size)  # unfixed entries on each resource
-    users[-1] = 0  # the padding never binds
-    left = left.copy()
-    rate = np.empty(count)
-    fixed = np.zeros(count, dtype=bool)
+@njit(cache=True)
+def _water_filling(ptr, res, weight, capacity, caps):
+    flows, resources = len(ptr) - 1, len(capacity)
+    load = np.zeros(resources)  # weights of the unfixed flows on each resource
+    users = np.zeros(resources, np.int64)  # their entries
+    for e in range(len(res)):
+        load[res[e]] += weight[e]
+        users[res[e]] += 1
+    # The flows through each resource, by a counting sort: flows_of[first[r]:first[r + 1]].
+    first = np.zeros(resources + 1, np.int64)
+    for r in range(resources):
+        first[r + 1] = first[r] + users[r]
+    fill = first[:-1].copy()
+    flows_of = np.empty(len(res), np.int64)
+    for f in range(flows):
+        for e in range(ptr[f], ptr[f + 1]):
+            flows_of[fill[res[e]]] = f
+            fill[res[e]] += 1
+    left = capacity.copy()
+    in_use = np.flatnonzero(users > 0)  # the resources that may still bind: in_use[:live]
+    live = len(in_use)
     capped = np.flatnonzero(np.isfinite(caps))
-    capped = capped[np.argsort(caps[capped], kind="stable")]
-    unfixed = count
-    while unfixed:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(users > 0, np.maximum(left, 0.0) / load, np.inf)
-        level = float(share.min())
-        if len(capped):
-            capped = capped[~fixed[capped]]
-            level = min(level, caps[capped[0]] if len(capped) else math.inf)
-        if not math.isfinite(level):  # nothing left binds: every flow gets its cap
-            rate[~fixed] = caps[~fixed]
+    capped = capped[np.argsort(caps[capped], kind="mergesort")]
+    next_cap = 0
+    share = np.full(resources, np.inf)
+    rate = np.empty(flows)
+    fixed = np.zeros(flows, np.bool_)
+    new = np.empty(flows, np.int64)
+    unfixed = flows
+    while unfixed > 0:
+        level = np.inf
+        i = 0
+        while i < live:  # fair shares; a resource without unfixed flows leaves the list
+            r = in_use[i]
+            if users[r] == 0:
+                share[r] = np.inf
+                live -= 1
+                in_use[i] = in_use[live]
+                continue
+            share[r] = max(left[r], 0.0) / load[r] if load[r] > 0 else np.inf
+            level = min(level, share[r])
+            i += 1
+        while next_cap < len(capped) and fixed[capped[next_cap]]:
+            next_cap += 1
+        if next_cap < len(capped):
+            level = min(level, caps[capped[next_cap]])
+        if level == np.inf:  # nothing left binds: every flow left gets its cap
+            for f in range(flows):
+                if not fixed[f]:
+                    rate[f] = caps[f]
             break
-        bottlenecks = np.flatnonzero(share <= level * (1 + 1e-12))
-        new = flow_by_res[row_offsets(res_ptr, bottlenecks)[0]]
-        if len(capped):
-            new = np.concatenate([new, capped[caps[capped] <= level * (1 + 1e-12)]])
-        new = new[~fixed[new]]
-        if len(bottlenecks) > 1 or len(capped):
-            new = np.unique(new)
-        elif len(new) > 1:  # one resource's flows come sorted: drop repeats next to each other
-            new = new[np.concatenate([[True], new[1:] != new[:-1]])]
-        rows_res, rows_weight = res_of[new], weight_of[new]
-        rate[new] = np.minimum(np.take(share, rows_res).min(axis=1), caps[new])
-        fixed[new] = True
-        unfixed -= len(new)
-        flat_new = rows_res.ravel()
-        left -= np.bincount(flat_new, (rows_weight * rate[new][:, None]).ravel(), minlength=size)
-        load -= np.bincount(flat_new, rows_weight.ravel(), minlength=size)
-        users -= np.bincount(flat_new, minlength=size)
-        users[-1] = 0
+        bound = level * (1 + TIE)
+        count = 0
+        for i in range(live):
+            r = in_use[i]
+            if share[r] <= bound:
+                for j in range(first[r], first[r + 1]):
+                    if not fixed[flows_of[j]]:
+                        fixed[flows_of[j]] = True
+                        new[count] = flows_of[j]
+                        count += 1
+        k = next_cap
+        while k < len(capped) and caps[capped[k]] <= bound:
+            if not fixed[capped[k]]:
+                fixed[capped[k]] = True
+                new[count] = capped[k]
+                count += 1
+            k += 1
+        for c in range(count):  # rates from this level's shares (not updated until the next level)
+            f = new[c]
+            x = caps[f]
+            for e in range(ptr[f], ptr[f + 1]):
+                x = min(x, share[res[e]])
+            rate[f] = x
+            for e in range(ptr[f], ptr[f + 1]):  # the same entries again, while they are in cache
+                left[res[e]] -= weight[e] * x
+                load[res[e]] -= weight[e]
+                users[res[e]] -= 1
+        unfixed -= count
     return rate
+
+
+def loads(
+    ptr: np.ndarray, res: np.ndarray, weight: np.ndarray, ids: np.ndarray, rate: np.ndarray, resources: int
+) -> np.ndarray:
+    """Load on each resource when the rows ``ids`` of a CSR table of flows (row pointers ``ptr``) run at
+    ``rate`` (one per row), shape (resources,). Sums flow after flow, entry after entry."""
+    ids, rate = np.ascontiguousarray(ids, np.int64), np.ascontiguousarray(rate, np.float64)
+    return _loads(ptr, res, weight, ids, rate, resources)
+
+
+@njit(cache=True)
+def _loads(ptr, res, weight, ids, rate, resources):
+    total = np.zeros(resources)
+    for i in range(len(ids)):
+        for e in range(ptr[ids[i]], ptr[ids[i] + 1]):
+            total[res[e]] += weight[e] * rate[i]
+    return total
 
 
 def table(
