@@ -11,8 +11,9 @@ such (``timed_out``), not dropped. Memory: the plans hold every write, so AllGat
 N-1 writes per rank (ring, mesh, hierarchical) need about N^2 write objects (16.8 million at 4096
 ranks, more memory than a small machine has); MultiWrite's plans have N or N^2/8 writes. A dispatch
 (the CLI's defaults: 128 tokens per rank, top 8 experts, 4 experts per rank) has about 0.63 N mesh writes per
-rank at 1024 ranks (663k writes, 1.9 GB peak while building) and 0.22 N at 4096 (3.7M writes), and
-its expert choice draws N x tokens x 4N Gumbel numbers, so a 4096-rank dispatch takes many minutes.
+rank at 1024 ranks (663k writes) and 0.22 N at 4096 (3.7M writes), and its expert choice draws
+N x tokens x 4N random numbers, so a 4096-rank dispatch takes minutes. Each row gives the case's peak
+resident memory (``peak_rss_GB``).
 One process per case, pinned to one core (``--all-cores``: not pinned), cases one after another;
 CPU seconds are split into building the model (plan, posting, routes, flows), running it, and
 the results (traffic statistics and the delivery check).
@@ -28,6 +29,7 @@ import json
 import multiprocessing
 import os
 import platform
+import resource
 import time
 
 from companion.hardware import describe
@@ -57,6 +59,7 @@ def _case(scenario: Scenario, queue, one_core: bool) -> None:
             "cpu_build_s": cpu_built - cpu_started,
             "cpu_run_s": cpu_ran - cpu_built,
             "cpu_check_s": cpu_done - cpu_ran,
+            "peak_rss_GB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,  # Linux: kilobytes
         }
     )
 
@@ -113,7 +116,8 @@ def _line(row: dict, limit_s: float) -> str:
         f"{name} {row['wall_s']:7.1f} s wall {row['cpu_s']:7.1f} s cpu (build {row['cpu_build_s']:.1f}, "
         f"run {row['cpu_run_s']:.1f}, results {row['cpu_check_s']:.1f}) "
         f"latency {row['latency_us']:10.1f} us  {row['flows']:8d} flows (shift {row['rate_class_shift']}) "
-        f"{row['events']:7d} events  delivery {'ok' if row['delivered_ok'] else 'FAILED'}"
+        f"{row['events']:7d} events  delivery {'ok' if row['delivered_ok'] else 'FAILED'}  "
+        f"peak {row['peak_rss_GB']:.1f} GB"
     )
 
 
