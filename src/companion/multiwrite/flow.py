@@ -627,8 +627,8 @@ class Model:
         """Max-min fair rates of the flows ``ids`` (their entries: ``entries.get()``), each at most ``caps``.
 
         Two reductions, each exact:
-        - a resource far from saturation at the last solve is left out (its entries make every round
-          of progressive filling slower); the rates without it are the max-min fair rates with it
+        - a resource far from saturation at the last solve is left out (its entries make every solve
+          slower); the rates without it are the max-min fair rates with it
           too when it is not overloaded (every flow keeps a saturated bottleneck, and max-min
           fairness is unique), so an overloaded one is put back and the rates solved again;
         - twins (flows with the same resources apart from their receivers', see
