@@ -107,3 +107,13 @@ def test_deviations_name_every_departure_from_the_assumptions_scenario():
     assert any("largest size 65536" in d for d in found)
     assert any("ring, hierarchical" in d for d in found)
     assert any("issue_overhead_ns = 0.0" in d for d in found)
+
+
+def test_the_stress_grain_says_which_runs_stopped_before_converging():
+    """One MTU packet per message cannot be refined: the stress grain says "packet grain", not "converged";
+    a run stopped by the cap outranks it (a departure the notebook names)."""
+    base = Scenario(topology="star", ranks=4)
+    one_packet = stress.converged_grain(base, ["ring"], [4096])
+    assert (one_packet.chunks_per_message, one_packet.stop) == (1, "packet grain")
+    capped = stress.converged_grain(base, ["ring"], [4096, 1 << 20], max_grain=2)
+    assert capped.stop == "grain cap" and capped.chunks_per_message == 2

@@ -265,15 +265,16 @@ def converged_grain(
     """One grain for the whole stress run: the finest converged grain (chunks per message) over
     single AllGathers of every algorithm and size on ``base``'s fabric (no background), with the
     largest last-doubling change among them; ``stop`` is ``grain cap`` if any run hit ``max_grain``
-    before converging (a departure to name), else ``converged``. The runs go through ``executor``
-    or a pool of ``max_workers`` (see :func:`companion.multiwrite.sweeps.run_all`)."""
+    before converging (a departure to name), else ``packet grain`` if any run reached one MTU packet
+    per chunk before converging (nothing finer exists; its change is in ``change``), else
+    ``converged``. The runs go through ``executor`` or a pool of ``max_workers`` (see
+    :func:`companion.multiwrite.sweeps.run_all`)."""
     jobs = [(base.with_(algorithm=a, message_bytes=m), max_grain) for a in algorithms for m in sizes]
     grains = run_all(_converge, jobs, executor, max_workers, what="converging the stress grain")
     changes = [g.change for g in grains if g.change is not None]
-    capped = any(g.stop == "grain cap" for g in grains)
-    return Grain(
-        max(g.chunks_per_message for g in grains), max(changes, default=0.0), "grain cap" if capped else "converged"
-    )
+    stops = {g.stop for g in grains}
+    stop = next(s for s in ("grain cap", "packet grain", "converged") if s in stops)
+    return Grain(max(g.chunks_per_message for g in grains), max(changes, default=0.0), stop)
 
 
 # Scenario fields a stress run sets on purpose (the fabric it runs on and the grain it converged to).
