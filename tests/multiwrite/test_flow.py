@@ -15,33 +15,20 @@ from companion.multiwrite.scenario import Scenario, ScenarioError
 from companion.multiwrite.simulation import simulate
 
 
-def _flows(resources: list[list[int]], capacity: list[float]) -> flow.Flows:
-    ptr = np.cumsum([0] + [len(r) for r in resources])
-    count = len(resources)
-    return flow.Flows(
-        size=np.ones(count),
-        post_s=np.zeros(count),
-        pred=np.full(count, -1),
-        supplier=np.full(count, -1),
-        supplier_lag_s=np.zeros(count),
-        ptr=ptr,
-        res=np.array([i for r in resources for i in r]),
-        weight=np.ones(int(ptr[-1])),
-        capacity=np.array(capacity, dtype=float),
-    )
+def _rates(resources: list[list[int]], capacity: list[float], caps: list[float]) -> np.ndarray:
+    """Water-filling of flows given as lists of resources (weight 1 each)."""
+    res = np.array([i for r in resources for i in r])
+    lengths = np.array([len(r) for r in resources])
+    return maxmin.water_filling(res, np.ones(len(res)), lengths, np.array(capacity), np.array(caps))
 
 
 def test_max_min_rates_textbook_example():
     # Link 0 (capacity 1) carries flows a, b; link 1 (capacity 2) carries b, c: a = b = 0.5, c = 1.5.
-    fl = _flows([[0], [0, 1], [1]], [1.0, 2.0])
-    rates = flow.max_min_rates(fl, np.arange(3), np.full(3, np.inf))
-    np.testing.assert_allclose(rates, [0.5, 0.5, 1.5])
+    np.testing.assert_allclose(_rates([[0], [0, 1], [1]], [1.0, 2.0], [np.inf] * 3), [0.5, 0.5, 1.5])
 
 
 def test_max_min_rates_respect_caps_and_give_the_rest_away():
-    fl = _flows([[0], [0]], [1.0])
-    rates = flow.max_min_rates(fl, np.arange(2), np.array([0.2, np.inf]))
-    np.testing.assert_allclose(rates, [0.2, 0.8])
+    np.testing.assert_allclose(_rates([[0], [0]], [1.0], [0.2, np.inf]), [0.2, 0.8])
 
 
 CASES = [

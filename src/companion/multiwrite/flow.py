@@ -768,12 +768,6 @@ class Twins:
     weight: np.ndarray
 
 
-def max_min_rates(fl: Flows, ids: np.ndarray, caps: np.ndarray) -> np.ndarray:
-    """Max-min fair rates (bytes/s) of the flows ``ids``, each also bounded by ``caps``, shape (len(ids),)."""
-    res, weight, lengths = _entries(fl.ptr, fl.res, fl.weight, ids)
-    return maxmin.water_filling(res, weight, lengths, fl.capacity, caps)
-
-
 def _entries(
     ptr: np.ndarray, res: np.ndarray, weight: np.ndarray, ids: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

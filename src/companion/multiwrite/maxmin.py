@@ -114,7 +114,7 @@ def _water_filling(ptr, res, weight, capacity, caps):
             for e in range(ptr[f], ptr[f + 1]):
                 x = min(x, share[res[e]])
             rate[f] = x
-            for e in range(ptr[f], ptr[f + 1]):  # the same entries again, while they are in cache
+            for e in range(ptr[f], ptr[f + 1]):  # then f leaves its resources
                 left[res[e]] -= weight[e] * x
                 load[res[e]] -= weight[e]
                 users[res[e]] -= 1
@@ -140,23 +140,16 @@ def _loads(ptr, res, weight, ids, rate, resources):
     return total
 
 
-def table(
-    res: np.ndarray, weight: np.ndarray, lengths: np.ndarray, pad: int, by_flow: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """Entries in flow order as (slot, flow) tables of resources and weights, or (flow, slot) tables with
-    ``by_flow``; missing slots: ``pad``, 0."""
+def table(res: np.ndarray, weight: np.ndarray, lengths: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """Entries in flow order as (slot, flow) tables of resources and weights; missing slots: ``pad``, 0."""
     slots, count = int(lengths.max(initial=0)), len(lengths)
     start = np.cumsum(lengths) - lengths
-    if by_flow:  # entry j of flow f (its slot: j - start of f) goes to f * slots + slot
-        place = np.arange(len(res)) + np.repeat(np.arange(count) * slots - start, lengths)
-    else:  # ... to slot * count + f
-        place = np.arange(len(res)) * count + np.repeat(np.arange(count) - start * count, lengths)
+    place = np.arange(len(res)) * count + np.repeat(np.arange(count) - start * count, lengths)  # slot * count + f
     res_of = np.full(slots * count, pad, dtype=np.int64)
     weight_of = np.zeros(slots * count)
     res_of[place] = res
     weight_of[place] = weight
-    shape = (count, slots) if by_flow else (slots, count)
-    return res_of.reshape(shape), weight_of.reshape(shape)
+    return res_of.reshape(slots, count), weight_of.reshape(slots, count)
 
 
 def row_offsets(ptr: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
